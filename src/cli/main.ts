@@ -1,0 +1,45 @@
+/**
+ * `ulvm COMMAND ...`: parse with lvm's rules, run the command, map failures to
+ * lvm's messages and exit codes.
+ */
+import { EXIT, LvmError, FormatError } from "../core/errors.ts";
+import { parseCommandLine, CommandLineError } from "./args.ts";
+import { CommandContext, environmentFromProcess, processIo, type Io } from "./context.ts";
+import { handlers } from "./commands/index.ts";
+
+export async function run(argv: string[], io: Io = processIo, env = environmentFromProcess()): Promise<number> {
+  let ctx: CommandContext | undefined;
+  try {
+    const parsed = parseCommandLine(argv);
+    const handler = handlers[parsed.command];
+    if (!handler) throw new LvmError("No such command.  Try 'lvm help'.", EXIT.NO_SUCH_COMMAND);
+    ctx = new CommandContext(parsed, env, io, argv.join(" "));
+    const rc = (await handler(ctx)) ?? EXIT.OK;
+    return rc;
+  } catch (e) {
+    if (e instanceof CommandLineError) {
+      for (const line of e.rawLines ?? []) io.stderr(`${line}\n`);
+      for (const line of e.lines) io.stderr(`  ${line}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof LvmError) {
+      for (const line of e.lines) io.stderr(`  ${line}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof FormatError) {
+      io.stderr(`  ${e.message}\n`);
+      return EXIT.FAILED;
+    }
+    io.stderr(`  Internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return EXIT.FAILED;
+  } finally {
+    await ctx?.close().catch(() => undefined);
+  }
+}
+
+const entry = process.argv[1] ?? "";
+if (/ulvm(\.mjs|\.ts)?$|main\.ts$/.test(entry)) {
+  run(process.argv.slice(2)).then((rc) => {
+    process.exitCode = rc;
+  });
+}
