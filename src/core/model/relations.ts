@@ -15,6 +15,18 @@ export interface SubLvRole {
   index: number;
 }
 
+const WHOLE_IMAGE_RAIDS = new Set(["raid1"]);
+export const STRIPED_RAIDS: ReadonlySet<string> = new Set(["raid0", "raid0_meta"]);
+
+/** Extents each area of a segment covers: stripes share the segment, mirror and raid1 images each hold all of it. */
+export function areaLength(segment: Segment): number | undefined {
+  const n = segment.areas.length;
+  if (n === 0) return 0;
+  if (segment.type === "striped" || STRIPED_RAIDS.has(segment.type)) return segment.extentCount / n;
+  if (segment.type === "mirror" || WHOLE_IMAGE_RAIDS.has(segment.type)) return segment.extentCount;
+  return undefined;
+}
+
 export function findLv(vg: VolumeGroup, name: string): LogicalVolume | undefined {
   return vg.lvs.find((lv) => lv.name === name);
 }
@@ -66,14 +78,13 @@ export interface PvExtentUse {
   le: number;
 }
 
-/** Areas of a segment that sit on PVs, with the extents each covers (striped segments split evenly). */
+/** Areas of a segment that sit on PVs, with the extents each covers. */
 export function segmentPvRuns(lv: LogicalVolume, segment: Segment): PvExtentUse[] {
-  const pvAreas = segment.areas.filter((a) => a.kind === "pv");
-  if (pvAreas.length === 0) return [];
-  const perArea = segment.extentCount / segment.areas.length;
+  if (!segment.areas.some((a) => a.kind === "pv")) return [];
+  const perArea = areaLength(segment) ?? 0;
   return segment.areas.flatMap((area, i) =>
     area.kind === "pv"
-      ? [{ pvId: area.pvId, pe: area.pe, count: perArea, lv, segment, le: segment.startExtent + i * perArea }]
+      ? [{ pvId: area.pvId, pe: area.pe, count: perArea, lv, segment, le: segment.startExtent + (perArea === segment.extentCount ? 0 : i * perArea) }]
       : [],
   );
 }
