@@ -4,6 +4,7 @@
  */
 import { EXIT, LvmError, FormatError } from "../core/errors.ts";
 import { parseCommandLine, CommandLineError } from "./args.ts";
+import { helpFor } from "./help.ts";
 import { CommandContext, environmentFromProcess, processIo, type Io } from "./context.ts";
 import { handlers } from "./commands/index.ts";
 
@@ -11,6 +12,14 @@ export async function run(argv: string[], io: Io = processIo, env = environmentF
   let ctx: CommandContext | undefined;
   try {
     const parsed = parseCommandLine(argv);
+    const help = helpFor(parsed);
+    if (help) {
+      io.stdout(help.stdout);
+      for (const line of help.stderr) io.stderr(`  ${line}\n`);
+      return help.exitCode;
+    }
+    // lvm answers `CMD --version` like `lvm version`, whatever the command.
+    if (parsed.options.has("version")) parsed.command = "version";
     const handler = handlers[parsed.command];
     if (!handler) throw new LvmError("No such command.  Try 'lvm help'.", EXIT.NO_SUCH_COMMAND);
     ctx = new CommandContext(parsed, env, io, argv.join(" "));
@@ -20,6 +29,7 @@ export async function run(argv: string[], io: Io = processIo, env = environmentF
     if (e instanceof CommandLineError) {
       for (const line of e.rawLines ?? []) io.stderr(`${line}\n`);
       for (const line of e.lines) io.stderr(`  ${line}\n`);
+      io.stdout(e.stdout);
       return e.exitCode;
     }
     if (e instanceof LvmError) {

@@ -94,7 +94,9 @@ export function makeEnv(): TestEnv {
       return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? -1 };
     },
     lvm(args, devices, opts = {}) {
-      const r = spawnSync("lvm", [...args, ...(devices.length ? ["--devices", devices.join(",")] : [])], {
+      // Never let the real lvm2 scan the machine: other tests' VGs live on other loop devices.
+      if (!devices.length) throw new Error("env.lvm needs the devices it may use");
+      const r = spawnSync("lvm", [...args, "--devices", devices.join(",")], {
         encoding: "utf8",
         input: opts.input ?? "",
         env: { ...process.env, LVM_SYSTEM_DIR: lvmDir, LVM_SUPPRESS_FD_WARNINGS: "1" },
