@@ -8,6 +8,9 @@ bash scripts/setup.sh >&2
 
 scratch=$(mktemp -d /tmp/ulvm-demo.XXXXXX)
 export ULVM_SYSTEM_DIR=$scratch/etc ULVM_RUN_DIR=$scratch/run ULVM_DEV_DIR=$scratch/dev
+# An empty devices file: ulvm looks only at the devices added to it (by pvcreate),
+# never at the machine's own disks.
+mkdir -p "$ULVM_SYSTEM_DIR/devices" && : >"$ULVM_SYSTEM_DIR/devices/system.devices"
 ulvm() { ./bin/ulvm "$@"; }
 step() {
   printf '\n$ ulvm %s\n' "$*"

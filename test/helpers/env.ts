@@ -64,6 +64,10 @@ export function makeEnv(): TestEnv {
     join(lvmDir, "lvm.conf"),
     LVM_CONF + `backup { backup_dir = "${lvmDir}/backup" archive_dir = "${lvmDir}/archive" }\n`,
   );
+  // An existing devices file, even empty, limits ulvm to the devices listed in it;
+  // without one ulvm (like lvm) would scan every device of the machine.
+  mkdirSync(join(dir, "etc", "devices"), { recursive: true });
+  writeFileSync(join(dir, "etc", "devices", "system.devices"), "");
   const vars = {
     ULVM_SYSTEM_DIR: join(dir, "etc"),
     ULVM_RUN_DIR: join(dir, "run"),
