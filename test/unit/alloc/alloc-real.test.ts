@@ -13,7 +13,19 @@ import { planResize } from "../../../src/core/alloc/resize.ts";
 import { createExtentsFromPercent, extentsFromSize } from "../../../src/core/alloc/sizes.ts";
 import { LvmError } from "../../../src/core/errors.ts";
 import type { VolumeGroup } from "../../../src/core/model/types.ts";
-import { loadVg, type LoadedVg } from "./backup-text.ts";
+import { parseVgText } from "../../../src/core/model/text.ts";
+import type { VolumeGroup as ModelVg } from "../../../src/core/model/types.ts";
+
+interface LoadedVg {
+  vg: ModelVg;
+  /** pvN key of the text -> PV id (LVM numbers PVs in list order). */
+  pvKeys: Map<string, string>;
+}
+
+function loadVg(text: string): LoadedVg {
+  const { vg } = parseVgText(text);
+  return { vg, pvKeys: new Map(vg.pvs.map((pv, i) => [`pv${i}`, pv.id])) };
+}
 import type { Op } from "./real-scenarios.ts";
 
 const fixturesDir = join(import.meta.dirname, "..", "..", "fixtures", "real");
