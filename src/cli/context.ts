@@ -96,22 +96,23 @@ export class CommandContext {
   }
 
   /**
-   * lvm's yes_no_prompt: `-y` answers yes; with no answer to read (EOF) it prints
-   * `[n]` and answers no, so scripts never hang and never destroy data by default.
+   * lvm's yes_no_prompt, on stderr like lvm's: `-y` answers yes; with no answer to
+   * read (EOF) it prints `[n]` and answers no, so scripts never hang and never
+   * destroy data by default. `ending` is lvm's: most prompts end in " [y/n]: ",
+   * pvcreate's and pvremove's in " [y/n]? ".
    */
-  confirm(question: string): boolean {
+  confirm(question: string, ending = " [y/n]: "): boolean {
     if (this.has("yes")) return true;
-    this.io.stdout(`${question} [y/n]: `);
     for (;;) {
+      this.io.stderr(`${question}${ending}`);
       const answer = this.io.readLine();
       if (answer === null) {
-        this.io.stdout("[n]\n");
+        this.io.stderr("[n]\n");
         return false;
       }
       const a = answer.trim().toLowerCase();
       if (a === "y" || a === "yes") return true;
       if (a === "n" || a === "no") return false;
-      this.io.stdout(`${question} [y/n]: `);
     }
   }
 

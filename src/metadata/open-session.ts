@@ -117,9 +117,12 @@ class MetadataSession implements Session {
   }
 
   /** Adds a device to those this session scans, once however it is named. */
-  private allow(path: string): void {
+  /** Adds a device to those this session scans; true when it was not among them. */
+  private allow(path: string): boolean {
     const canonical = this.access.canonical(path);
-    if (canonical && !this.allowed.some((p) => this.access.canonical(p) === canonical)) this.allowed.push(path);
+    if (!canonical || this.allowed.some((p) => this.access.canonical(p) === canonical)) return false;
+    this.allowed.push(path);
+    return true;
   }
 
   /**
@@ -496,7 +499,7 @@ class MetadataSession implements Session {
       file.entries = [...kept, entry];
       return true;
     }, true);
-    if (this.devicesFileInUse) this.allow(device);
+    if (this.devicesFileInUse && this.allow(device)) await this.quietRescan();
   }
 
   async removeFromDevicesFile(device: string): Promise<void> {

@@ -22,11 +22,32 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Rebuild the bundle when a source file is newer, so tests always run the code under test. */
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Rebuild the bundle when a source file is newer, so tests always run the code
+ * under test. Test files run in parallel processes: one builds under a lock while
+ * the others wait for it.
+ */
 export function ensureBuilt(): void {
   const bundle = join(repoRoot, "dist", "ulvm.mjs");
-  if (existsSync(bundle) && statSync(bundle).mtimeMs >= newestMtime(join(repoRoot, "src"))) return;
-  execFileSync("node", [join(repoRoot, "scripts", "build.mjs")], { stdio: "inherit" });
+  const fresh = () => existsSync(bundle) && statSync(bundle).mtimeMs >= newestMtime(join(repoRoot, "src"));
+  if (fresh()) return;
+  const lock = join(repoRoot, ".build-lock");
+  for (let waited = 0; ; waited += 100) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (waited > 120_000) rmSync(lock, { recursive: true, force: true });
+      sleep(100);
+    }
+  }
+  try {
+    if (!fresh()) execFileSync("node", [join(repoRoot, "scripts", "build.mjs")], { stdio: "inherit" });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export interface RunResult {
