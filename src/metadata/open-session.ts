@@ -69,8 +69,9 @@ export async function openSessionWith(opts: SessionOptions, deps: SessionDeps): 
 const encoder = new TextEncoder();
 
 /** uname(2) as LVM appends it to creation_host: sysname nodename release version machine. */
-function unameLine(host: string): string {
-  return `${os.type()} ${host} ${os.release()} ${os.version()} ${os.machine()}`;
+/** The header block of written metadata: creation_host carries uname(2) as a comment, as lvm writes it. */
+export function textHeaderFor(description: string, host: string = os.hostname(), creationTime = Math.floor(Date.now() / 1000)): VgTextHeader {
+  return { description, creationHost: host, creationHostComment: `${os.type()} ${host} ${os.release()} ${os.version()} ${os.machine()}`, creationTime };
 }
 
 class MetadataSession implements Session {
@@ -268,8 +269,7 @@ class MetadataSession implements Session {
   }
 
   private textHeader(description: string): VgTextHeader {
-    const host = this.opts.hostname ?? os.hostname();
-    return { description, creationHost: host, creationHostComment: unameLine(host), creationTime: this.now() };
+    return textHeaderFor(description, this.opts.hostname, this.now());
   }
 
   /** LVM archives a VG once per command, before its first change. */

@@ -3,10 +3,10 @@
  * or to -f FILE, where %s stands for the VG name.
  */
 import { writeFileSync } from "node:fs";
-import * as os from "node:os";
 import { join } from "node:path";
 import { EXIT, LvmError } from "../../core/errors.ts";
-import { formatVgText, type VgTextHeader } from "../../core/model/text.ts";
+import { formatVgText } from "../../core/model/text.ts";
+import { textHeaderFor } from "../../metadata/open-session.ts";
 import { writeBackup } from "../../metadata/archive.ts";
 import type { CommandContext } from "../context.ts";
 import { forEachVg, missingPvCount } from "./vgck.ts";
@@ -18,11 +18,6 @@ const KNOWN_SEGTYPES = new Set([
   "writecache", "integrity", "vdo", "vdo-pool", ...RAID_TYPES,
 ]);
 
-/** uname(2) as lvm appends it to creation_host. */
-function unameLine(host: string): string {
-  return `${os.type()} ${host} ${os.release()} ${os.version()} ${os.machine()}`;
-}
-
 export async function run(ctx: CommandContext): Promise<number> {
   const session = await ctx.session();
   const template = ctx.opt<string>("file");
@@ -30,13 +25,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   return forEachVg(ctx, session, ctx.positional, { lock: false }, async (loaded) => {
     // As lvm, name each PV's device as found now, "[unknown]" when missing.
     const vg = { ...loaded.vg, pvs: loaded.vg.pvs.map((pv) => ({ ...pv, deviceHint: loaded.devices.get(pv.id)?.device ?? "[unknown]" })) };
-    const host = os.hostname();
-    const header = (description: string): VgTextHeader => ({
-      description,
-      creationHost: host,
-      creationHostComment: unameLine(host),
-      creationTime: Math.floor(Date.now() / 1000),
-    });
+    const header = (description: string) => textHeaderFor(description);
     if (template !== undefined) {
       // lvm expands the name with snprintf(template, vg_name): "%%" is "%", the first "%s" the name.
       let named = false;
