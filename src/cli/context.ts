@@ -135,6 +135,11 @@ export class CommandContext {
 
 export type CommandHandler = (ctx: CommandContext) => Promise<number | void>;
 
+/** An invalid command line (exit 3); the CLI adds lvm's "Run `CMD --help'" line. */
+export function usageError(lines: string | string[]): LvmError {
+  return new LvmError(lines, EXIT.INVALID_CMD_LINE);
+}
+
 export function fail(lines: string | string[]): never {
   throw new LvmError(lines, EXIT.FAILED);
 }

@@ -4,7 +4,7 @@
  */
 import { EXIT, LvmError, FormatError } from "../core/errors.ts";
 import { parseCommandLine, CommandLineError } from "./args.ts";
-import { helpFor } from "./help.ts";
+import { helpFor, shortUsage } from "./help.ts";
 import { CommandContext, environmentFromProcess, processIo, type Io } from "./context.ts";
 import { handlers } from "./commands/index.ts";
 
@@ -34,6 +34,8 @@ export async function run(argv: string[], io: Io = processIo, env = environmentF
     }
     if (e instanceof LvmError) {
       for (const line of e.lines) io.stderr(`  ${line}\n`);
+      // lvm_run_command ends every invalid command line with the short usage.
+      if (e.exitCode === EXIT.INVALID_CMD_LINE && ctx) io.stderr(`  ${shortUsage(ctx.parsed.command)}\n`);
       return e.exitCode;
     }
     if (e instanceof FormatError) {

@@ -14,9 +14,8 @@ import type { PhysicalVolume } from "../../core/model/types.ts";
 import type { PvCreateOptions, ScannedPv, Session } from "../../metadata/session.ts";
 import { openBlockDevice } from "../../io/file-device.ts";
 import { resolveDevice } from "../resolve.ts";
-import type { CommandContext } from "../context.ts";
+import { type CommandContext, usageError } from "../context.ts";
 import type { SizeValue } from "../args.ts";
-import { shortUsage } from "../help.ts";
 
 /** lvm changes orphan PVs, and creates, removes and renames VGs, under its global lock. */
 export const GLOBAL_LOCK = "#global";
@@ -47,10 +46,6 @@ interface Candidate extends DeviceArg {
 }
 
 /** lvm's exit code 3 from a command's own checks, with the hint lvm prints after it. */
-export function usageError(ctx: CommandContext, ...lines: string[]): LvmError {
-  return new LvmError([...lines, shortUsage(ctx.parsed.command)], EXIT.INVALID_CMD_LINE);
-}
-
 /** A size option in bytes (the parser hands sizes over in sectors, signs already checked). */
 function sizeOption(ctx: CommandContext, name: string): number | undefined {
   const v = ctx.opt<SizeValue>(name);
@@ -61,12 +56,12 @@ function sizeOption(ctx: CommandContext, name: string): number | undefined {
 export function pvCreateOptions(ctx: CommandContext): PvCreateOptions {
   const labelSector = ctx.opt<number>("labelsector");
   if (labelSector !== undefined && labelSector >= LABEL_SCAN_SECTORS)
-    throw usageError(ctx, `labelsector must be less than ${LABEL_SCAN_SECTORS}.`);
+    throw usageError(`labelsector must be less than ${LABEL_SCAN_SECTORS}.`);
   const copies = ctx.opt<number>("pvmetadatacopies");
-  if (copies === 0 && ctx.opt<boolean>("metadataignore")) throw usageError(ctx, "metadataignore only applies to metadatacopies > 0.");
+  if (copies === 0 && ctx.opt<boolean>("metadataignore")) throw usageError("metadataignore only applies to metadatacopies > 0.");
   const alignment = (name: string, tooBig: string): number | undefined => {
     const bytes = sizeOption(ctx, name);
-    if (bytes !== undefined && bytes / 512 > 0xffffffff) throw usageError(ctx, tooBig);
+    if (bytes !== undefined && bytes / 512 > 0xffffffff) throw usageError(tooBig);
     return bytes;
   };
   const opts: PvCreateOptions = {
@@ -85,14 +80,14 @@ export function pvCreateOptions(ctx: CommandContext): PvCreateOptions {
 function restoreOptions(ctx: CommandContext, opts: PvCreateOptions): { restoredPeStart?: number } {
   const file = ctx.opt<string>("restorefile");
   const uuid = ctx.opt<string>("uuid");
-  if (file !== undefined && uuid === undefined) throw usageError(ctx, "--uuid is required with --restorefile");
-  if (file === undefined && uuid !== undefined && !ctx.has("norestorefile")) throw usageError(ctx, "--restorefile is required with --uuid");
-  if (uuid !== undefined && ctx.positional.length !== 1) throw usageError(ctx, "Can only set uuid on one volume at once");
+  if (file !== undefined && uuid === undefined) throw usageError("--uuid is required with --restorefile");
+  if (file === undefined && uuid !== undefined && !ctx.has("norestorefile")) throw usageError("--restorefile is required with --uuid");
+  if (uuid !== undefined && ctx.positional.length !== 1) throw usageError("Can only set uuid on one volume at once");
   if (uuid === undefined) return {};
   try {
     opts.pvId = parseId(uuid);
   } catch (e) {
-    if (e instanceof FormatError) throw usageError(ctx, e.message);
+    if (e instanceof FormatError) throw usageError(e.message);
     throw e;
   }
   // lvm never zeroes a device whose PV is being restored.
@@ -102,19 +97,19 @@ function restoreOptions(ctx: CommandContext, opts: PvCreateOptions): { restoredP
   try {
     text = readFileSync(file, "latin1");
   } catch {
-    throw usageError(ctx, `${file}: stat failed: No such file or directory`, `Unable to read volume group from ${file}`);
+    throw usageError([`${file}: stat failed: No such file or directory`, `Unable to read volume group from ${file}`]);
   }
   let pvs: PhysicalVolume[];
   try {
     pvs = parseVgText(text).vg.pvs;
   } catch (e) {
-    if (e instanceof FormatError) throw usageError(ctx, e.message, `Unable to read volume group from ${file}`);
+    if (e instanceof FormatError) throw usageError([e.message, `Unable to read volume group from ${file}`]);
     throw e;
   }
   // lvm reads the file before it scans any device, so it finds none of its PVs.
   for (const p of pvs) ctx.warn(`WARNING: Couldn't find device with uuid ${formatId(p.id)}.`);
   const pv = pvs.find((p) => p.id === opts.pvId);
-  if (!pv) throw usageError(ctx, `Can't find uuid ${uuid} in backup file ${file}`);
+  if (!pv) throw usageError(`Can't find uuid ${uuid} in backup file ${file}`);
   if (pv.baSize) opts.bootloaderAreaSize = pv.baSize * 512;
   return { restoredPeStart: pv.peStart * 512 };
 }

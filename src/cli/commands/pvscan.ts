@@ -7,8 +7,8 @@ import { EXIT } from "../../core/errors.ts";
 import { formatId } from "../../core/format/id.ts";
 import { pvFreeExtents } from "../../core/model/relations.ts";
 import { DEFAULT_UNITS, formatSize, parseUnits, type Units } from "../../core/report/units.ts";
-import type { CommandContext } from "../context.ts";
-import { usageError } from "./pvcreate.ts";
+import { type CommandContext, usageError } from "../context.ts";
+
 import { vgsInScanOrder } from "./vgck.ts";
 
 /** libdm's short suffixes (DM_SIZE_SHORT), keyed by the one-letter form. */
@@ -40,7 +40,7 @@ interface Row {
 export async function run(ctx: CommandContext): Promise<number> {
   const exported = ctx.has("exported");
   const orphansOnly = ctx.has("novolumegroup");
-  if (exported && orphansOnly) throw usageError(ctx, "Options -e and -n are incompatible");
+  if (exported && orphansOnly) throw usageError("Options -e and -n are incompatible");
   if (exported || orphansOnly)
     ctx.warn(`WARNING: only considering physical volumes ${exported ? "of exported volume group(s)" : "in no volume group"}`);
   const units = ctx.has("units") ? parseUnits(ctx.opt<string>("units")!) : DEFAULT_UNITS;

@@ -11,9 +11,9 @@ import { isValidName } from "../../core/model/names.ts";
 import { ctime, parseVgText } from "../../core/model/text.ts";
 import type { VolumeGroup } from "../../core/model/types.ts";
 import { listArchives } from "../../metadata/archive.ts";
-import type { CommandContext } from "../context.ts";
+import { type CommandContext, usageError } from "../context.ts";
 import { skipDevDir } from "../resolve.ts";
-import { usageError, GLOBAL_LOCK } from "./pvcreate.ts";
+import {GLOBAL_LOCK } from "./pvcreate.ts";
 
 const THIN_TYPES = new Set(["thin", "thin-pool"]);
 
@@ -72,7 +72,7 @@ async function list(ctx: CommandContext, vgName: string | undefined, file: strin
 
 export async function run(ctx: CommandContext): Promise<number> {
   const vgName = ctx.positional[0] === undefined ? undefined : skipDevDir(ctx.positional[0], ctx.env.devDir);
-  if (vgName !== undefined && !isValidName(vgName)) throw usageError(ctx, `Volume group name "${vgName}" is invalid.`);
+  if (vgName !== undefined && !isValidName(vgName)) throw usageError(`Volume group name "${vgName}" is invalid.`);
   const file = ctx.opt<string>("file");
   if (ctx.has("list")) return list(ctx, vgName, file);
   const name = vgName!;

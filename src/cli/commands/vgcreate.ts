@@ -11,9 +11,9 @@ import { generateId } from "../../core/format/id.ts";
 import { validateVgName } from "../../core/model/names.ts";
 import type { AllocPolicy, VolumeGroup } from "../../core/model/types.ts";
 import type { SizeValue } from "../args.ts";
-import type { CommandContext } from "../context.ts";
+import { type CommandContext, usageError } from "../context.ts";
 import { skipDevDir } from "../resolve.ts";
-import { DeviceInitializer, pvCreateOptions, pvEntry, usageError, GLOBAL_LOCK } from "./pvcreate.ts";
+import { DeviceInitializer, pvCreateOptions, pvEntry, GLOBAL_LOCK } from "./pvcreate.ts";
 
 /** lvm's DEFAULT_EXTENT_SIZE, in sectors (4 MiB). */
 const DEFAULT_EXTENT_SIZE = 8192;
@@ -38,22 +38,22 @@ export async function run(ctx: CommandContext): Promise<number> {
   const [nameArg, ...pvArgs] = ctx.positional;
   const name = skipDevDir(nameArg!, ctx.env.devDir);
   const pvOptions = pvCreateOptions(ctx);
-  if (ctx.has("clustered")) throw usageError(ctx, "The clustered option is deprecated, see --shared.");
+  if (ctx.has("clustered")) throw usageError("The clustered option is deprecated, see --shared.");
   const extentArg = ctx.opt<SizeValue>("physicalextentsize");
-  if (extentArg && extentArg.sectors > MAX_EXTENT_SIZE) throw usageError(ctx, "Physical extent size must be smaller than <2.00 TiB.");
+  if (extentArg && extentArg.sectors > MAX_EXTENT_SIZE) throw usageError("Physical extent size must be smaller than <2.00 TiB.");
   const extentSize = extentArg?.sectors ?? DEFAULT_EXTENT_SIZE;
   const alloc = (ctx.opt<string>("alloc") ?? "normal") as AllocPolicy;
 
   try {
     validateVgName(name);
   } catch (e) {
-    if (e instanceof LvmError) throw usageError(ctx, ...e.lines);
+    if (e instanceof LvmError) throw usageError(e.lines);
     throw e;
   }
   const devPath = join(ctx.env.devDir, name);
-  if (existsSync(devPath)) throw usageError(ctx, `${devPath}: already exists in filesystem`);
-  if (alloc === "inherit") throw usageError(ctx, "Volume Group allocation policy cannot inherit from anything");
-  if (!extentSize) throw usageError(ctx, "Physical extent size may not be zero");
+  if (existsSync(devPath)) throw usageError(`${devPath}: already exists in filesystem`);
+  if (alloc === "inherit") throw usageError("Volume Group allocation policy cannot inherit from anything");
+  if (!extentSize) throw usageError("Physical extent size may not be zero");
 
   const session = await ctx.session();
   await session.lockVg(GLOBAL_LOCK);

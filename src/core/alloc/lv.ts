@@ -33,7 +33,7 @@ const STRIPE_SIZE_LIMIT = 2 ** 30;
  */
 export function stripeParams(stripes: number, stripeSize: number | undefined, notes: string[]): number | undefined {
   const invalid = (line: string): never => {
-    throw new LvmError([line, "Run `lvcreate --help' for more information."], EXIT.INVALID_CMD_LINE);
+    throw new LvmError(line, EXIT.INVALID_CMD_LINE);
   };
   if (stripes < 1 || stripes > 128) invalid(`Number of stripes (${stripes}) must be between 1 and 128.`);
   if (stripes === 1) {
@@ -169,7 +169,7 @@ export function allocateLv(vg: VolumeGroup, req: CreateRequest, notes: string[])
   const legs = raid ? (req.mirrors ?? 1) + 1 : 0;
   if (raid && legs < 2)
     throw new LvmError(
-      ["--mirrors must be at least 1 with segment type raid1.", "Run `lvcreate --help' for more information."],
+      "--mirrors must be at least 1 with segment type raid1.",
       EXIT.INVALID_CMD_LINE,
     );
   if (findLv(vg, req.name))

@@ -127,9 +127,8 @@ test("stripe parameters as lvcreate checks them (seen on real lvm2)", () => {
   assert.equal(stripeParams(3, 32, notes), 32);
   assert.equal(stripeParams(1, 128, notes), undefined);
   assert.deepEqual(notes, ["Using default stripesize 64.00 KiB.", "Ignoring stripesize argument with single stripe."]);
-  const help = "Run `lvcreate --help' for more information.";
-  fails(() => stripeParams(2, 24, []), ["Invalid stripe size 12.00 KiB.", help], EXIT.INVALID_CMD_LINE);
-  fails(() => stripeParams(200, undefined, []), ["Number of stripes (200) must be between 1 and 128.", help], EXIT.INVALID_CMD_LINE);
+  fails(() => stripeParams(2, 24, []), ["Invalid stripe size 12.00 KiB."], EXIT.INVALID_CMD_LINE);
+  fails(() => stripeParams(200, undefined, []), ["Number of stripes (200) must be between 1 and 128."], EXIT.INVALID_CMD_LINE);
 });
 
 test("region size: 2 MiB by default, a power of 2 no larger than the LV, at most 2^21 regions", () => {
