@@ -7,7 +7,7 @@
 import { type CommandContext, usageError } from "../context.ts";
 import { EXIT, LvmError } from "../../core/errors.ts";
 import { formatId } from "../../core/format/id.ts";
-import { formatSize, parseUnits, DEFAULT_UNITS, type Units } from "../../core/report/units.ts";
+import { displaySize, formatSize, parseUnits, DEFAULT_UNITS, type Units } from "../../core/report/units.ts";
 import { makeVgView, pvDeviceName, pvSegments, type PvView, type VgView } from "../../core/report/view.ts";
 import { isVisible, lvExtents } from "../../core/model/relations.ts";
 import { segAreaLen } from "../../core/alloc/allocator.ts";
@@ -29,19 +29,6 @@ function statusBits(flags: string[]): number {
   return flags.reduce((word, f) => word | (bits[f] ?? 0), 0);
 }
 
-/** The long unit names of dm_size_to_string's DM_SIZE_SHORT form, keyed by the report's one-letter suffix. */
-const SHORT_SUFFIX: Record<string, string> = {
-  e: " EiB", p: " PiB", t: " TiB", g: " GiB", m: " MiB", k: " KiB", b: " B",
-  E: " EB", P: " PB", T: " TB", G: " GB", M: " MB", K: " kB", B: " B ", S: " Se", U: " Un",
-};
-
-/** lvm's display_size: the report's number, with a spaced unit name ("40.00 MiB", "0   "). */
-function displaySize(sectors: number, units: Units): string {
-  const short = formatSize(sectors, units, { suffix: true });
-  const letter = short.slice(-1);
-  if (letter === " ") return `${short}  `;
-  return short.slice(0, -1) + (SHORT_SUFFIX[letter] ?? letter);
-}
 
 interface Out {
   print(line: string): void;

@@ -6,24 +6,11 @@
 import { EXIT } from "../../core/errors.ts";
 import { formatId } from "../../core/format/id.ts";
 import { pvFreeExtents } from "../../core/model/relations.ts";
-import { DEFAULT_UNITS, formatSize, parseUnits, type Units } from "../../core/report/units.ts";
+import { DEFAULT_UNITS, displaySize, parseUnits, type Units } from "../../core/report/units.ts";
 import { type CommandContext, usageError } from "../context.ts";
 
 import { vgsInScanOrder } from "./vgck.ts";
 
-/** libdm's short suffixes (DM_SIZE_SHORT), keyed by the one-letter form. */
-const SHORT_SUFFIX: Record<string, string> = {
-  e: " EiB", p: " PiB", t: " TiB", g: " GiB", m: " MiB", k: " KiB", b: " B",
-  E: " EB", P: " PB", T: " TB", G: " GB", M: " MB", K: " kB", B: " B ", U: " Un", S: " Se",
-};
-
-/** lvm's display_size: the report form with the unit spelled out, "0   " for nothing. */
-export function displaySize(sectors: number, units: Units): string {
-  if (!sectors) return "0   ";
-  const text = formatSize(sectors, units, { suffix: true });
-  const letter = text.slice(-1);
-  return text.slice(0, -1) + (SHORT_SUFFIX[letter] ?? letter);
-}
 
 /** Room for "#orphans_lvm2", the name lvm gives the VG of PVs in no VG. */
 const ORPHAN_VG_NAME_LENGTH = 13;

@@ -9,14 +9,4 @@ export { allocateLv, extendLv, reduceLv, stripeParams, type CreateRequest, type 
 export { planResize, type ResizePlan, type ResizeSpec } from "./resize.ts";
 export { raidAddImages, raidRemoveImages, type ImageOptions } from "./raid.ts";
 export { buildPvList, pvListFreeExtents, type PeRange, type PvArg, type PvListEntry } from "./pv-map.ts";
-export {
-  createExtentsFromPercent,
-  displaySize,
-  extentsFromSize,
-  regionSizeFor,
-  resizeExtentsFromPercent,
-  resizeExtentsFromSize,
-  vgFreeExtents,
-  type PercentKind,
-  type Sign,
-} from "./sizes.ts";
+export { createExtentsFromPercent, extentsFromSize, regionSizeFor, resizeExtentsFromPercent, resizeExtentsFromSize, vgFreeExtents, type PercentKind, type Sign } from "./sizes.ts";

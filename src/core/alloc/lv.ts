@@ -17,7 +17,8 @@ import {
   type AllocHandle,
 } from "./allocator.ts";
 import { type PvListEntry } from "./pv-map.ts";
-import { DEFAULT_REGION_SIZE, displaySize, ensureMinRegionSize, regionSizeFor, vgFreeExtents } from "./sizes.ts";
+import { DEFAULT_REGION_SIZE, ensureMinRegionSize, regionSizeFor, vgFreeExtents } from "./sizes.ts";
+import { displaySize } from "../report/units.ts";
 
 /** Stripe size lvcreate uses without -I: 64 KiB in sectors. */
 export const DEFAULT_STRIPE_SIZE = 128;

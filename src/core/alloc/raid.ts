@@ -20,7 +20,8 @@ import {
   type NewLvStamp,
 } from "./lv.ts";
 import type { PvListEntry } from "./pv-map.ts";
-import { DEFAULT_REGION_SIZE, displaySize, ensureMinRegionSize } from "./sizes.ts";
+import { DEFAULT_REGION_SIZE, ensureMinRegionSize } from "./sizes.ts";
+import { displaySize } from "../report/units.ts";
 
 /** DEFAULT_RAID1_MAX_IMAGES. */
 const MAX_RAID1_IMAGES = 64;

@@ -10,14 +10,8 @@ import type { LogicalVolume, Segment, VolumeGroup } from "../model/types.ts";
 import { calcAreaMultiple, segAreaLen, segTypeInfo } from "./allocator.ts";
 import { checkResizable, DEFAULT_STRIPE_SIZE, displayLvName, requireLv, STRIPE_SIZE_MIN } from "./lv.ts";
 import type { PvListEntry } from "./pv-map.ts";
-import {
-  displaySize,
-  resizeExtentsFromPercent,
-  resizeExtentsFromSize,
-  vgFreeExtents,
-  type PercentKind,
-  type Sign,
-} from "./sizes.ts";
+import { resizeExtentsFromPercent, resizeExtentsFromSize, vgFreeExtents, type PercentKind, type Sign } from "./sizes.ts";
+import { displaySize } from "../report/units.ts";
 
 export interface ResizeSpec {
   command: "lvextend" | "lvreduce" | "lvresize";

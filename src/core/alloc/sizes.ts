@@ -9,6 +9,7 @@ import { EXIT, LvmError } from "../errors.ts";
 import { pvFreeExtents } from "../model/relations.ts";
 import type { VolumeGroup } from "../model/types.ts";
 import { pvListFreeExtents, type PvListEntry } from "./pv-map.ts";
+import { displaySize } from "../report/units.ts";
 
 const UINT32_MAX = 0xffffffff;
 /** MAX_EXTENT_COUNT. */
@@ -20,30 +21,6 @@ const MAX_REGIONS = 2 ** 21;
 /** Page size in sectors (4 KiB pages). */
 const PAGE_SECTORS = 8;
 
-const UNIT_SUFFIXES = [" EiB", " PiB", " TiB", " GiB", " MiB", " KiB", " B"];
-
-/**
- * A size in sectors as LVM prints it in messages with its default units ("r"):
- * binary units, two decimals, and "<" when the shown value was rounded up.
- */
-export function displaySize(sectors: number): string {
-  const bytes = BigInt(sectors) * 512n;
-  let unit = 1n << 60n;
-  let s = 0;
-  while (s < 6 && bytes < unit) {
-    unit >>= 10n;
-    s++;
-  }
-  if (s === 6) return `${bytes}${UNIT_SUFFIXES[s]}`;
-  // Hundredths, rounded half to even as printf does with an exact binary value.
-  const scaled = bytes * 100n;
-  let hundredths = scaled / unit;
-  const rest = scaled % unit;
-  const roundsUp = rest * 2n > unit || (rest * 2n === unit && hundredths % 2n === 1n);
-  if (roundsUp) hundredths += 1n;
-  const text = `${hundredths / 100n}.${(hundredths % 100n).toString().padStart(2, "0")}`;
-  return `${roundsUp ? "<" : ""}${text}${UNIT_SUFFIXES[s]}`;
-}
 
 /** lvcreate `-L`: rounds up to whole extents. */
 export function extentsFromSize(sectors: number, extentSize: number, notes: string[]): number {

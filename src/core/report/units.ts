@@ -137,6 +137,23 @@ export function formatSize(sectors: number, units: Units, opts: SizeFormat): str
   return `${prefix}${formatFixed(bytes / unit, precision)}${withSuffix ? suffix : ""}`;
 }
 
+/** The unit names of libdm's long size form, keyed by the report's one-letter suffix. */
+const LONG_SUFFIX: Record<string, string> = {
+  e: " EiB", p: " PiB", t: " TiB", g: " GiB", m: " MiB", k: " KiB", b: " B",
+  E: " EB", P: " PB", T: " TB", G: " GB", M: " MB", K: " kB", B: " B ", S: " Se", U: " Un",
+};
+
+/**
+ * lvm's display_size, used in messages and the *display commands: the report's
+ * number with the unit spelled out ("40.00 MiB", "<10.00 GiB", "512 B", "0   ").
+ */
+export function displaySize(sectors: number, units: Units = DEFAULT_UNITS): string {
+  const short = formatSize(sectors, units, { suffix: true });
+  const letter = short.slice(-1);
+  if (letter === " ") return `${short}  `;
+  return short.slice(0, -1) + (LONG_SUFFIX[letter] ?? letter);
+}
+
 function roundHalfEven(d: number): number {
   const f = Math.floor(d);
   const diff = d - f;

@@ -3,15 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { stripeParams } from "../../../src/core/alloc/lv.ts";
-import {
-  createExtentsFromPercent,
-  displaySize,
-  ensureMinRegionSize,
-  extentsFromSize,
-  regionSizeFor,
-  resizeExtentsFromPercent,
-  resizeExtentsFromSize,
-} from "../../../src/core/alloc/sizes.ts";
+import { createExtentsFromPercent, ensureMinRegionSize, extentsFromSize, regionSizeFor, resizeExtentsFromPercent, resizeExtentsFromSize } from "../../../src/core/alloc/sizes.ts";
+import { displaySize } from "../../../src/core/report/units.ts";
 import { EXIT, LvmError } from "../../../src/core/errors.ts";
 import { linearLv, makeVg, pvId } from "./helpers.ts";
 
