@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what ulvm and its tests need on a Debian machine: the Debian packages
-# (real lvm2 is the interop oracle; e2fsprogs, NBD clients and fio come into
-# play with the data path) and the npm packages; then builds the CLI bundle.
+# (real lvm2 is the interop oracle; nbdfuse from libnbd-bin and fuse3 make
+# /dev/VG/LV without the nbd kernel module; NBD clients, nbdkit, qemu-img and fio
+# test and benchmark the data path) and the npm packages; then builds the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(lvm2 e2fsprogs util-linux)
+packages=(lvm2 e2fsprogs util-linux libnbd-bin python3-libnbd nbdkit qemu-utils fio fuse3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

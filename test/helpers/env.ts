@@ -5,7 +5,7 @@
  * device-mapper).
  */
 import { spawnSync, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, statSync, readdirSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, statSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -93,6 +93,9 @@ export function makeEnv(): TestEnv {
     ULVM_SYSTEM_DIR: join(dir, "etc"),
     ULVM_RUN_DIR: join(dir, "run"),
     ULVM_DEV_DIR: join(dir, "dev"),
+    // Like the real lvm2's `activation = 0` below: commands change metadata only, so
+    // tests start no daemons; the activation tests turn it back on for themselves.
+    ULVM_ACTIVATION: "0",
   };
   const env: TestEnv = {
     dir,
@@ -129,6 +132,19 @@ export function makeEnv(): TestEnv {
       return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? -1 };
     },
     cleanup() {
+      // A daemon a test started (with activation on) goes first: it holds mounts and loop devices.
+      const pidFile = join(vars.ULVM_RUN_DIR, "ulvmd.pid");
+      if (existsSync(pidFile)) {
+        const pid = Number(readFileSync(pidFile, "utf8").trim());
+        if (pid > 0) spawnSync(ulvmBin, ["vgchange", "-an"], { env: { ...process.env, ...vars, ULVM_ACTIVATION: "1" } });
+        if (pid > 0) {
+          try {
+            process.kill(pid, "SIGTERM");
+          } catch {
+            // already gone
+          }
+        }
+      }
       for (const dev of env.loops.splice(0)) spawnSync("losetup", ["-d", dev]);
       rmSync(dir, { recursive: true, force: true });
     },

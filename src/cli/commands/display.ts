@@ -4,6 +4,7 @@
  * ulvm answers as lvm does on a host with device-mapper where nothing is
  * active yet: "LV Status NOT available", no "# open" or "Block device".
  */
+import { activationMap } from "../daemon-client.ts";
 import { type CommandContext, usageError } from "../context.ts";
 import { EXIT, LvmError } from "../../core/errors.ts";
 import { formatId } from "../../core/format/id.ts";
@@ -226,7 +227,10 @@ function lvdisplayFull(out: Out, view: VgView, lv: LogicalVolume): void {
   p(`LV UUID                ${formatId(lv.id)}`);
   p(`LV Write Access        ${lv.status.includes("WRITE") ? "read/write" : "read only"}`);
   p(`LV Creation host, time ${lv.creationHost ?? ""}, ${formatLocalTime(lv.creationTime)}`);
-  p(`LV Status              NOT available${view.partial.has(lv.name) ? " (partial)" : ""}`);
+  const live = view.activation(lv);
+  p(`LV Status              ${live?.active ? "available" : "NOT available"}${view.partial.has(lv.name) ? " (partial)" : ""}`);
+  // ActivationInfo knows open or not, not how many holders: one stands for "some".
+  if (live?.active) p(`# open                 ${live.open ? 1 : 0}`);
   p(`LV Size                ${size(out, extents * vg.extentSize)}`);
   p(`Current LE             ${extents}`);
   const first = lv.segments[0];
@@ -382,9 +386,11 @@ async function display(ctx: CommandContext): Promise<number> {
 
   if (command !== "lvdisplay") throw new LvmError(`Internal error: display cannot run ${command}.`);
   const { groups, failed: notFound } = await selectLvs(ctx, session, ctx.positional, { all: true, select: ctx.opt<string>("select") });
+  const activation = await activationMap(ctx.env);
   let failed = notFound;
   for (const group of groups) {
-    const { view, lvs } = group;
+    const { lvs } = group;
+    const view = makeVgView(group.loaded, activation);
     for (const lv of lvs) {
       // Named hidden LVs are skipped silently unless -a, as lvm does.
       if (!ctx.has("all") && !isVisible(lv)) continue;

@@ -40,4 +40,7 @@ export const handlers: Record<string, CommandHandler> = {
   lvreduce: lazy(() => import("./lvresize.ts")),
   lvresize: lazy(() => import("./lvresize.ts")),
   lvmdevices: lazy(() => import("./lvmdevices.ts")),
+  lvchange: lazy(() => import("./lvchange.ts")),
+  vgchange: lazy(() => import("./vgchange.ts")),
+  daemon: lazy(() => import("./daemon.ts")),
 };

@@ -5,6 +5,8 @@
  * every raid metadata LV) through the activated device; ulvm writes the same
  * bytes on the PVs directly.
  */
+import { activateLvs, activationEnabled, deactivates } from "../daemon-client.ts";
+import { servableMap } from "../../daemon/lv-export.ts";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { type CommandContext, usageError } from "../context.ts";
@@ -124,6 +126,8 @@ interface Params {
   /** lv flags: ACTIVATION_SKIP (-ky), NOAUTOACTIVATE (--setautoactivation n). */
   flags: string[];
   pvArgs: string[];
+  /** -ay (the default) and not skipped by -ky. */
+  activate: boolean;
   /** lvm refuses -Zy for an LV it cannot zero, but still exits 0. */
   zeroRefusal?: string;
 }
@@ -257,6 +261,7 @@ function readParams(ctx: CommandContext): Params {
     ],
     pvArgs,
     zeroRefusal,
+    activate: !deactivates(activate) && !skipped,
   };
 }
 
@@ -321,8 +326,25 @@ async function create(ctx: CommandContext): Promise<number> {
   const toZero = subs.filter((lv) => lv.name.includes("_rmeta_"));
   if (p.zero) toZero.push(...(subs.length ? subs.filter((lv) => lv.name.includes("_rimage_")) : [top]));
   else ctx.warn(`WARNING: Logical volume ${vg.name}/${name} not zeroed.`);
+  // lvm creates, fails to activate and reverts; refusing up front leaves the VG as it would be then.
+  if (p.activate && activationEnabled()) {
+    try {
+      servableMap(next, name);
+    } catch (e) {
+      if (e instanceof LvmError) throw new LvmError([...e.lines, `Failed to activate new LV ${vg.name}/${name}.`]);
+      throw e;
+    }
+  }
   await zeroLvStarts(loaded, next, toZero);
   await session.writeVg(loaded, next);
+  if (p.activate) {
+    try {
+      await activateLvs(ctx, vg.name, [name]);
+    } catch (e) {
+      if (!(e instanceof LvmError)) throw e;
+      throw new LvmError([...e.lines, `Failed to activate new LV ${vg.name}/${name}.`]);
+    }
+  }
   ctx.print(`Logical volume "${name}" created.`);
   return EXIT.OK;
 }

@@ -2,11 +2,12 @@
  * lvremove VG|LV|@tag ...: lvm removes every LV named (all visible LVs of a
  * VG named alone) together with its sub-LVs, and commits each VG once after
  * its last LV; if any LV of a VG is refused nothing in that VG is written.
- * lvm asks only before removing an active LV; ulvm LVs are never active yet,
- * so there is no prompt, as lvm on an inactive LV.
+ * lvm asks only before removing an active LV (not with -f or -y), refuses an
+ * open one, and deactivates an active one before the commit.
  */
 import type { CommandContext } from "../context.ts";
-import { EXIT } from "../../core/errors.ts";
+import { EXIT, LvmError } from "../../core/errors.ts";
+import { activeLvs, deactivateLvs } from "../daemon-client.ts";
 import { isVisible, subLvRoles } from "../../core/model/relations.ts";
 import type { LogicalVolume, VolumeGroup } from "../../core/model/types.ts";
 import { reportMissingLvs, selectLvs } from "./report.ts";
@@ -27,6 +28,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const session = await ctx.session();
   const { groups, failed: notFound } = await selectLvs(ctx, session, ctx.positional, { all: false, forUpdate: true, select: ctx.opt<string>("select") });
   let failed = notFound;
+  const active = new Map((await activeLvs(ctx.env)).map((s) => [`${s.vg}/${s.lv}`, s]));
   for (const group of groups) {
     const { vg } = group.loaded;
     const removed = new Set<string>();
@@ -41,10 +43,29 @@ export async function run(ctx: CommandContext): Promise<number> {
         refused = true;
         continue;
       }
+      const live = active.get(`${vg.name}/${lv.name}`);
+      if (live && live.openCount > 0) {
+        ctx.error(`Logical volume ${vg.name}/${lv.name} in use.`);
+        refused = true;
+        continue;
+      }
+      if (live && !ctx.has("force") && !ctx.confirm(`Do you really want to remove active logical volume ${vg.name}/${lv.name}?`)) {
+        ctx.error(`Logical volume ${vg.name}/${lv.name} not removed.`);
+        refused = true;
+        continue;
+      }
       for (const gone of [lv, ...subLvsOf(vg, lv)]) removed.add(gone.name);
       if (isVisible(lv)) messages.push(`Logical volume "${lv.name}" successfully removed.`);
     }
     if (removed.size && !refused) {
+      try {
+        await deactivateLvs(ctx, vg.name, [...removed].filter((n) => active.has(`${vg.name}/${n}`)));
+      } catch (e) {
+        if (!(e instanceof LvmError)) throw e;
+        e.lines.forEach((line) => ctx.error(line));
+        failed = true;
+        continue;
+      }
       await session.writeVg(group.loaded, { ...vg, lvs: vg.lvs.filter((lv) => !removed.has(lv.name)) });
       messages.forEach((m) => ctx.print(m));
     }

@@ -4,6 +4,7 @@
  * images and log) follow the top LV's new name, and every reference to them
  * in the VG is updated.
  */
+import { refreshVg } from "../daemon-client.ts";
 import { type CommandContext, usageError } from "../context.ts";
 import { EXIT, LvmError } from "../../core/errors.ts";
 import { isValidName, reservedLvNamePart, MAX_NAME_LENGTH } from "../../core/model/names.ts";
@@ -120,6 +121,7 @@ async function rename(ctx: CommandContext): Promise<number> {
   }
   renameLvs(vg, renames);
   await session.writeVg(loaded, vg);
+  await refreshVg(ctx, vgName);
   ctx.print(`Renamed "${oldName}" to "${newName}" in volume group "${vgName}"`);
   return EXIT.OK;
 }

@@ -5,6 +5,7 @@
  * active yet, so, as lvm for an inactive LV, a reduction asks nothing and
  * --resizefs is refused because the file system cannot be reached.
  */
+import { refreshVg } from "../daemon-client.ts";
 import { type CommandContext, usageError } from "../context.ts";
 import type { ExtentsValue, Sign, SignedNumber, SizeValue } from "../args.ts";
 import { EXIT, LvmError } from "../../core/errors.ts";
@@ -292,6 +293,8 @@ async function resize(ctx: CommandContext): Promise<number> {
   else {
     ctx.print(`Size of logical volume ${name} changed from ${size(existing)} to ${size(now)}.`);
     await session.writeVg(loaded, next);
+    // An active LV takes its new size live, as lvm resumes it with the new table.
+    await refreshVg(ctx, vg.name);
   }
   ctx.print(`Logical volume ${name} successfully resized.`);
   return EXIT.OK;

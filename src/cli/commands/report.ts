@@ -5,6 +5,7 @@
  * messages for those that do not exist. Missing objects fail the command
  * (exit 5) while the ones found are still processed.
  */
+import { activationMap } from "../daemon-client.ts";
 import type { CommandContext } from "../context.ts";
 import { EXIT, LvmError } from "../../core/errors.ts";
 import type { LogicalVolume } from "../../core/model/types.ts";
@@ -310,6 +311,8 @@ export async function report(ctx: CommandContext, kind: ReportKind): Promise<num
     failed = selection.failed;
     for (const group of selection.groups) if (reportMissingLvs(ctx, group)) failed = true;
   }
+  // Live state comes from a running daemon; a report never starts one.
+  input.activation = await activationMap(ctx.env);
   const text = buildReport(REPORT_COMMAND[kind], input, {
     options: ctx.all<string>("options"),
     sort: ctx.opt<string>("sort"),

@@ -1,0 +1,36 @@
+/**
+ * `ulvm daemon [--listen ADDR:PORT]`: runs the daemon in the foreground until
+ * SIGTERM, SIGINT or a shutdown request. Logs are pino's JSON lines on stderr
+ * (the log file under the run dir when a command started it).
+ */
+import type { CommandContext } from "../context.ts";
+import { Daemon, type Log } from "../../daemon/daemon.ts";
+
+// Left to runtime resolution: pino is CommonJS and loads Node built-ins with
+// require(), which an ESM bundle cannot do.
+const PINO = "pino";
+
+type Pino = typeof import("pino").pino;
+
+async function logger(): Promise<Log> {
+  const pino = ((await import(PINO)) as { pino: Pino }).pino;
+  const log: Log = pino({ name: "ulvmd" }, pino.destination({ fd: 2, sync: true }));
+  return log;
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const colon = value.lastIndexOf(":");
+  return { host: value.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(value.slice(colon + 1)) };
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const listen = ctx.opt<string>("listen");
+  const daemon = await Daemon.start({ ...ctx.env, tcp: listen === undefined ? undefined : parseListen(listen), log: await logger() });
+  const stop = () => void daemon.stop();
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  await daemon.stopped;
+  process.off("SIGTERM", stop);
+  process.off("SIGINT", stop);
+  return 0;
+}

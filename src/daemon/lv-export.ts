@@ -1,0 +1,48 @@
+/**
+ * An active LV as an NBD export. The size is read live so that after lvextend
+ * new connections see the new size, while connected clients keep the size they
+ * negotiated (NBD has no resize notification).
+ */
+import { LvmError } from "../core/errors.ts";
+import type { VolumeGroup } from "../core/model/types.ts";
+import type { LvDevice } from "../datapath/lv-device.ts";
+import { compileLv, type LvMap } from "../datapath/mapping.ts";
+import { FastZeroUnsupportedError, type NbdExport, type WriteZeroesOptions } from "../nbd/export.ts";
+
+export function lvExport(name: string, dev: LvDevice): NbdExport {
+  const durable = async (fua: boolean) => {
+    if (fua) await dev.flush();
+  };
+  return {
+    name,
+    get size() {
+      return dev.size;
+    },
+    readOnly: false,
+    // One LvDevice serves every connection, so a flush on any of them covers all writes.
+    canMultiConn: true,
+    read: (buf, offset) => dev.read(buf, offset),
+    async write(buf, offset, fua) {
+      await dev.write(buf, offset);
+      await durable(fua);
+    },
+    flush: () => dev.flush(),
+    async trim(offset, length, fua) {
+      await dev.discard(offset, length);
+      await durable(fua);
+    },
+    async writeZeroes(offset, length, opts: WriteZeroesOptions) {
+      if (opts.fast && !dev.canZeroFast) throw new FastZeroUnsupportedError();
+      await dev.writeZeroes(offset, length);
+      await durable(opts.fua);
+    },
+  };
+}
+
+/** The map of an LV the daemon can serve: raid1 waits for the raid engine rather than serving one leg's view. */
+export function servableMap(vg: VolumeGroup, lv: string): LvMap {
+  const map = compileLv(vg, lv);
+  const mirror = map.mirrors[0];
+  if (mirror) throw new LvmError(`Can't process LV ${vg.name}/${lv}: ${mirror.kind} target support missing from kernel?`);
+  return map;
+}
