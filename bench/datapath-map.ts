@@ -8,7 +8,7 @@
 import { compileLv, forEachPiece, type Dest } from "../src/datapath/mapping.ts";
 import { LvDevice } from "../src/datapath/lv-device.ts";
 import type { BlockDevice } from "../src/io/block-device.ts";
-import type { LogicalVolume, VolumeGroup } from "../src/core/model/types.ts";
+import { makeLv, makePv, makeVg } from "../test/helpers/model-builders.ts";
 
 const STRIPES = 4;
 const SEGMENTS = 16;
@@ -17,41 +17,28 @@ const EXTENT = 8192; // sectors: 4 MiB
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000_000);
 
 const pvIds = Array.from({ length: STRIPES }, (_, i) => `pv${i}`.padEnd(32, "x"));
-const lv: LogicalVolume = {
-  name: "bench",
-  id: "L".repeat(32),
-  status: ["READ", "WRITE", "VISIBLE"],
-  flags: [],
-  tags: [],
-  extra: [],
-  segments: Array.from({ length: SEGMENTS }, (_, s) => ({
-    startExtent: s * STRIPES * EXTENTS_PER_AREA,
-    extentCount: STRIPES * EXTENTS_PER_AREA,
-    type: "striped",
-    typeFlags: [],
-    tags: [],
-    stripeSize: 128,
-    areas: pvIds.map((pvId, i) => ({ kind: "pv" as const, pvId, pe: ((s + i) % SEGMENTS) * EXTENTS_PER_AREA })),
-    metaAreas: [],
-    extra: [],
-  })),
-};
-const vg: VolumeGroup = {
+const vg = makeVg({
   name: "vgbench",
-  id: "V".repeat(32),
-  seqno: 1,
-  format: "lvm2",
-  status: ["RESIZEABLE", "READ", "WRITE"],
-  flags: [],
-  tags: [],
   extentSize: EXTENT,
-  maxLv: 0,
-  maxPv: 0,
-  metadataCopies: 0,
-  pvs: pvIds.map((id) => ({ id, status: ["ALLOCATABLE"], flags: [], tags: [], peStart: 2048, peCount: SEGMENTS * EXTENTS_PER_AREA, extra: [] })),
-  lvs: [lv],
-  extra: [],
-};
+  pvs: pvIds.map((id) => makePv(id, SEGMENTS * EXTENTS_PER_AREA)),
+  lvs: [
+    makeLv(
+      "bench",
+      Array.from({ length: SEGMENTS }, (_, s) => ({
+        startExtent: s * STRIPES * EXTENTS_PER_AREA,
+        extentCount: STRIPES * EXTENTS_PER_AREA,
+        type: "striped",
+        typeFlags: [],
+        tags: [],
+        stripeSize: 128,
+        areas: pvIds.map((pvId, i) => ({ kind: "pv" as const, pvId, pe: ((s + i) % SEGMENTS) * EXTENTS_PER_AREA })),
+        metaAreas: [],
+        extra: [],
+      })),
+      { id: "L".repeat(32) },
+    ),
+  ],
+});
 const map = compileLv(vg, "bench");
 
 // Offsets drawn before timing, so the loop measures the mapping, not the RNG.

@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeEnv, lvmNoise } from "../test/helpers/env.ts";
+import { idMaker, linearSegment, lvSection, VISIBLE, withLvSections } from "../test/helpers/lv-text.ts";
 
 const LVS = 1000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -23,39 +24,10 @@ try {
   const file = join(env.dir, "bench.vg");
   must(env.lvm(["vgcfgbackup", "-f", file, "vgbench"], devs), "vgcfgbackup");
 
-  const id = (n: number) => {
-    const s = n.toString(36).padStart(32, "0").replace(/[^a-zA-Z0-9]/g, "x");
-    return [s.slice(0, 6), s.slice(6, 10), s.slice(10, 14), s.slice(14, 18), s.slice(18, 22), s.slice(22, 26), s.slice(26)].join("-");
-  };
-  let lvText = "\n\tlogical_volumes {\n";
-  for (let i = 0; i < LVS; i++) {
-    lvText += `
-		lv${i} {
-			id = "${id(i + 1)}"
-			status = ["READ", "WRITE", "VISIBLE"]
-			flags = []
-			creation_time = 1796071451
-			creation_host = "bench"
-			segment_count = 1
-
-			segment1 {
-				start_extent = 0
-				extent_count = 2
-
-				type = "striped"
-				stripe_count = 1
-
-				stripes = [
-					"pv${i % 4}", ${Math.floor(i / 4) * 2}
-				]
-			}
-		}
-`;
-  }
-  lvText += "\t}\n";
-  const text = readFileSync(file, "utf8");
-  const at = text.lastIndexOf("\n}");
-  writeFileSync(file, text.slice(0, at) + lvText + text.slice(at));
+  const id = idMaker("bench");
+  let lvText = "";
+  for (let i = 0; i < LVS; i++) lvText += lvSection(`lv${i}`, id(), VISIBLE, linearSegment(2, `pv${i % 4}`, Math.floor(i / 4) * 2), { time: 1796071451, host: "bench" });
+  writeFileSync(file, withLvSections(readFileSync(file, "utf8"), lvText));
   must(env.lvm(["vgcfgrestore", "-f", file, "vgbench"], devs), "vgcfgrestore");
   must(env.ulvm(["lvmdevices", "--adddev", devs[0]!]), "lvmdevices");
   for (const d of devs.slice(1)) must(env.ulvm(["lvmdevices", "--adddev", d]), "lvmdevices");

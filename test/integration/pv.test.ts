@@ -6,33 +6,19 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeEnv, lvmNoise, type RunResult } from "../helpers/env.ts";
+import { MiB, readBytes, wipe as wipeAt, writeBytes } from "../helpers/device-bytes.ts";
+import { ok } from "../helpers/runs.ts";
 
 const env = makeEnv();
 after(() => env.cleanup());
 const dev = Array.from({ length: 6 }, (_, i) => env.loop(env.image(`d${i}.img`, "64M")));
 const [d0, d1, d2, d3, d4] = dev as [string, string, string, string, string];
 
-const MiB = 1 << 20;
 /** Clears everything either tool may have written: the label, the first mda and the one at the end. */
-function wipe(...devices: string[]): void {
-  for (const d of devices) {
-    const fd = openSync(d, "r+");
-    writeSync(fd, Buffer.alloc(2 * MiB), 0, 2 * MiB, 0);
-    writeSync(fd, Buffer.alloc(2 * MiB), 0, 2 * MiB, 62 * MiB);
-    closeSync(fd);
-  }
-}
-
-function readBytes(d: string, offset: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  const fd = openSync(d, "r");
-  readSync(fd, buf, 0, length, offset);
-  closeSync(fd);
-  return buf;
-}
+const wipe = (...devices: string[]): void => wipeAt(devices, [0, 62 * MiB]);
 
 const clean = (r: RunResult): RunResult => ({ ...r, stderr: lvmNoise(r.stderr) });
 const ulvm = (args: string[], input = ""): RunResult => clean(env.ulvm([...args, "--devices", dev.join(",")], { input }));
@@ -65,11 +51,6 @@ function withoutPrompt(text: string): string {
     .split("\n")
     .filter((l) => !l.includes("[y/n]"))
     .join("\n");
-}
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
-  return r;
 }
 
 /** Whole names only (/dev/loop1 must not rewrite /dev/loop11), all at once so the pairs cannot chain. */
@@ -106,9 +87,7 @@ test("pvcreate makes PVs real lvm2 sees as its own, with each layout option", ()
 test("pvcreate zeroes the start of the device unless -Zn", () => {
   for (const [zero, expectKept] of [[[], false], [["-Zn"], true]] as const) {
     wipe(d0);
-    const fd = openSync(d0, "r+");
-    writeSync(fd, Buffer.alloc(512, 0xaa), 0, 512, 0);
-    closeSync(fd);
+    writeBytes(d0, 0, Buffer.alloc(512, 0xaa));
     ok(ulvm(["pvcreate", ...zero, d0]), "pvcreate");
     assert.equal(readBytes(d0, 0, 512).every((b) => b === 0xaa), expectKept, `pvcreate ${zero}`);
     ok(lvm(["pvck", d0]), "pvck");
@@ -229,11 +208,7 @@ test("pvck prints what lvm2's pvck prints, for good and damaged devices", () => 
   same(["pvck", "/dev/ulvm-no-such-device"]);
   same(["pvck", d0, "/dev/ulvm-no-such-device"]);
 
-  const poke = (d: string, offset: number) => {
-    const fd = openSync(d, "r+");
-    writeSync(fd, Buffer.from("X"), 0, 1, offset);
-    closeSync(fd);
-  };
+  const poke = (d: string, offset: number) => writeBytes(d, offset, Buffer.from("X"));
   poke(d2, 512 + 100); // inside the label's CRC range
   assert.equal(same(["pvck", d2]).code, 5);
   same(["pvck", "--dump", "headers", d2]);

@@ -4,33 +4,19 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeEnv, lvmNoise, type RunResult } from "../helpers/env.ts";
+import { makeEnv, type RunResult } from "../helpers/env.ts";
+import { wipe } from "../helpers/device-bytes.ts";
+import { cleanOnce, ok } from "../helpers/runs.ts";
 
 const env = makeEnv();
 after(() => env.cleanup());
 const dev = Array.from({ length: 3 }, (_, i) => env.loop(env.image(`d${i}.img`, "64M")));
 const [d0, d1, d2] = dev as [string, string, string];
 
-const MiB = 1 << 20;
-function wipe(...devices: string[]): void {
-  for (const d of devices) {
-    const fd = openSync(d, "r+");
-    writeSync(fd, Buffer.alloc(2 * MiB), 0, 2 * MiB, 0);
-    closeSync(fd);
-  }
-}
-
-const once = (text: string): string => [...new Set(text.split("\n"))].join("\n");
-const clean = (r: RunResult): RunResult => ({ ...r, stderr: once(lvmNoise(r.stderr)) });
-const ulvm = (args: string[], devices = dev): RunResult => clean(env.ulvm([...args, "--devices", devices.join(",")]));
-const lvm = (args: string[], devices = dev): RunResult => clean(env.lvm(args, devices));
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
-  return r;
-}
+const ulvm = (args: string[], devices = dev): RunResult => cleanOnce(env.ulvm([...args, "--devices", devices.join(",")]));
+const lvm = (args: string[], devices = dev): RunResult => cleanOnce(env.lvm(args, devices));
 
 function assertSameRefusal(args: string[], devices = dev): RunResult {
   const real = lvm(args, devices);
@@ -85,7 +71,7 @@ const THIN_POOL =
   linear("pool_tmeta", 1, "pv0", 0) + linear("pool_tdata", 2, "pv0", 1) + linear("lvol0_pmspare", 1, "pv1", 0);
 
 test("vgcfgbackup writes lvm's backup file, to the backup dir or to -f with %s", () => {
-  wipe(...dev);
+  wipe(dev);
   ok(lvm(["vgcreate", "vgb1", d0, d1]), "vgcreate");
   ok(lvm(["vgcreate", "vgb2", d2]), "vgcreate");
   ok(lvm(["lvcreate", "-an", "-Zn", "-L", "8m", "-n", "lv", "vgb1"]), "lvcreate");
@@ -126,7 +112,7 @@ test("vgcfgbackup writes lvm's backup file, to the backup dir or to -f with %s",
 });
 
 test("vgcfgrestore puts a backup back with seqno + 1, raid1 included, and lists archives as lvm does", () => {
-  wipe(...dev);
+  wipe(dev);
   ok(lvm(["vgcreate", "vgr", d0, d1]), "vgcreate");
   const base = join(env.dir, "vgr-base.vg");
   ok(lvm(["vgcfgbackup", "-f", base, "vgr"]), "vgcfgbackup");
@@ -168,7 +154,7 @@ test("vgcfgrestore puts a backup back with seqno + 1, raid1 included, and lists 
 });
 
 test("vgcfgrestore refuses as lvm2 does", () => {
-  wipe(...dev);
+  wipe(dev);
   ok(lvm(["vgcreate", "vgq", d0, d1]), "vgcreate");
   const file = join(env.dir, "vgq.vg");
   ok(lvm(["vgcfgbackup", "-f", file, "vgq"]), "vgcfgbackup");

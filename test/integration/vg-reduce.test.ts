@@ -7,10 +7,13 @@
  */
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { makeEnv, lvmNoise, type RunResult } from "../helpers/env.ts";
+import { makeEnv, type RunResult } from "../helpers/env.ts";
+import { readBytes, writeBytes } from "../helpers/device-bytes.ts";
+import { cleanOnce, ok } from "../helpers/runs.ts";
+import { HIDDEN, idMaker, linearSegment, lvSection, raid1Segment, VISIBLE, withLvSections } from "../helpers/lv-text.ts";
 
 const env = makeEnv();
 after(() => env.cleanup());
@@ -18,81 +21,42 @@ const dev = Array.from({ length: 5 }, (_, i) => env.loop(env.image(`d${i}.img`, 
 const [d0, d1, d2, d3, d4] = dev as [string, string, string, string, string];
 
 const HEAD = 2 << 20;
-const once = (text: string): string => [...new Set(text.split("\n"))].join("\n");
-const clean = (r: RunResult): RunResult => ({ ...r, stderr: once(lvmNoise(r.stderr)) });
-const ulvm = (args: string[], devices = dev): RunResult => clean(env.ulvm([...args, "--devices", devices.join(",")]));
-const lvm = (args: string[], devices = dev): RunResult => clean(env.lvm(args, devices));
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
-  return r;
-}
+const ulvm = (args: string[], devices = dev): RunResult => cleanOnce(env.ulvm([...args, "--devices", devices.join(",")]));
+const lvm = (args: string[], devices = dev): RunResult => cleanOnce(env.lvm(args, devices));
 
 function saveHeads(): Buffer[] {
-  return dev.map((d) => {
-    const buf = Buffer.alloc(HEAD);
-    const fd = openSync(d, "r");
-    readSync(fd, buf, 0, HEAD, 0);
-    closeSync(fd);
-    return buf;
-  });
+  return dev.map((d) => readBytes(d, 0, HEAD));
 }
 
 function restoreHeads(heads: Buffer[]): void {
-  dev.forEach((d, i) => {
-    const fd = openSync(d, "r+");
-    writeSync(fd, heads[i]!, 0, HEAD, 0);
-    closeSync(fd);
-  });
+  dev.forEach((d, i) => writeBytes(d, 0, heads[i]!));
 }
 
-let n = 0;
-const id = (): string => `T${String(n++).padStart(5, "0")}-aaaa-bbbb-cccc-dddd-eeee-ffffff`;
-function lv(name: string, status: string, segment: string): string {
-  return `
-		${name} {
-			id = "${id()}"
-			status = [${status}]
-			flags = []
-			segment_count = 1
-
-			segment1 {
-				start_extent = 0
-${segment}
-			}
-		}
-`;
-}
-const HIDDEN = '"READ", "WRITE"';
-const VISIBLE = '"READ", "WRITE", "VISIBLE"';
-const linear = (count: number, pv: string, pe: number): string =>
-  `\t\t\t\textent_count = ${count}\n\n\t\t\t\ttype = "striped"\n\t\t\t\tstripe_count = 1\n\n\t\t\t\tstripes = [\n\t\t\t\t\t"${pv}", ${pe}\n\t\t\t\t]`;
+const id = idMaker("T");
+const linear = (name: string, status: string[], count: number, pv: string, pe: number): string => lvSection(name, id(), status, linearSegment(count, pv, pe));
+const mirror = ['extent_count = 3', 'type = "mirror"', "mirror_count = 2", 'mirror_log = "m1_mlog"', "region_size = 1024", 'mirrors = ["m1_mimage_0", 0, "m1_mimage_1", 0]'];
 
 /** pv0..pv4 = d0..d4. r1: raid1 on pv0/pv1; m1: mirror on pv2/pv3, log on pv4; lin: pv2; lin1: pv1; spare pv4 space. */
-const LVS = `
-	logical_volumes {
-${lv("lin", VISIBLE, linear(2, "pv2", 10))}${lv("lin1", VISIBLE, linear(3, "pv1", 5))}${lv(
-  "r1",
-  VISIBLE,
-  `\t\t\t\textent_count = 2\n\n\t\t\t\ttype = "raid1"\n\t\t\t\tdevice_count = 2\n\t\t\t\tregion_size = 4096\n\n\t\t\t\traids = [\n\t\t\t\t\t"r1_rmeta_0", "r1_rimage_0",\n\t\t\t\t\t"r1_rmeta_1", "r1_rimage_1"\n\t\t\t\t]`,
-)}${lv(
-  "m1",
-  VISIBLE,
-  `\t\t\t\textent_count = 3\n\n\t\t\t\ttype = "mirror"\n\t\t\t\tmirror_count = 2\n\t\t\t\tmirror_log = "m1_mlog"\n\t\t\t\tregion_size = 1024\n\n\t\t\t\tmirrors = [\n\t\t\t\t\t"m1_mimage_0", 0,\n\t\t\t\t\t"m1_mimage_1", 0\n\t\t\t\t]`,
-)}${lv("r1_rimage_0", HIDDEN, linear(2, "pv0", 1))}${lv("r1_rmeta_0", HIDDEN, linear(1, "pv0", 0))}${lv("r1_rimage_1", HIDDEN, linear(2, "pv1", 1))}${lv(
-  "r1_rmeta_1",
-  HIDDEN,
-  linear(1, "pv1", 0),
-)}${lv("m1_mimage_0", HIDDEN, linear(3, "pv2", 0))}${lv("m1_mimage_1", HIDDEN, linear(3, "pv3", 0))}${lv("m1_mlog", HIDDEN, linear(1, "pv4", 0))}
-	}
-`;
+const LVS = [
+  linear("lin", VISIBLE, 2, "pv2", 10),
+  linear("lin1", VISIBLE, 3, "pv1", 5),
+  lvSection("r1", id(), VISIBLE, raid1Segment("r1", 2, 2)),
+  lvSection("m1", id(), VISIBLE, mirror),
+  linear("r1_rimage_0", HIDDEN, 2, "pv0", 1),
+  linear("r1_rmeta_0", HIDDEN, 1, "pv0", 0),
+  linear("r1_rimage_1", HIDDEN, 2, "pv1", 1),
+  linear("r1_rmeta_1", HIDDEN, 1, "pv1", 0),
+  linear("m1_mimage_0", HIDDEN, 3, "pv2", 0),
+  linear("m1_mimage_1", HIDDEN, 3, "pv3", 0),
+  linear("m1_mlog", HIDDEN, 1, "pv4", 0),
+].join("");
 
 let initial: Buffer[];
 before(() => {
   ok(lvm(["vgcreate", "vgr", ...dev]), "vgcreate");
   const file = join(env.dir, "vgr.vg");
   ok(lvm(["vgcfgbackup", "-f", file, "vgr"]), "vgcfgbackup");
-  writeFileSync(file, readFileSync(file, "utf8").replace(/\n}\n*$/, `${LVS}\n}\n`));
+  writeFileSync(file, withLvSections(readFileSync(file, "utf8"), LVS));
   ok(lvm(["vgcfgrestore", "-f", file, "vgr"]), "vgcfgrestore");
   initial = saveHeads();
 });

@@ -6,37 +6,23 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, existsSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { makeEnv, lvmNoise, type RunResult } from "../helpers/env.ts";
+import { makeEnv, type RunResult } from "../helpers/env.ts";
+import { MiB, readBytes, wipe as wipeAt, writeBytes } from "../helpers/device-bytes.ts";
+import { cleanOnce, ok } from "../helpers/runs.ts";
 
 const env = makeEnv();
 after(() => env.cleanup());
 const dev = Array.from({ length: 6 }, (_, i) => env.loop(env.image(`d${i}.img`, "64M")));
 const [d0, d1, d2, d3, d4, d5] = dev as [string, string, string, string, string, string];
 
-const MiB = 1 << 20;
-function wipe(...devices: string[]): void {
-  for (const d of devices) {
-    const fd = openSync(d, "r+");
-    writeSync(fd, Buffer.alloc(2 * MiB), 0, 2 * MiB, 0);
-    writeSync(fd, Buffer.alloc(2 * MiB), 0, 2 * MiB, 62 * MiB);
-    closeSync(fd);
-  }
-}
+const wipe = (...devices: string[]): void => wipeAt(devices, [0, 62 * MiB]);
 
-/** lvm re-reads a VG several times in one command and repeats its warnings each time; ulvm warns once. */
-const once = (text: string): string => [...new Set(text.split("\n"))].join("\n");
-const clean = (r: RunResult): RunResult => ({ ...r, stderr: once(lvmNoise(r.stderr)) });
 const ulvm = (args: string[], opts: { devices?: string[]; input?: string } = {}): RunResult =>
-  clean(env.ulvm([...args, "--devices", (opts.devices ?? dev).join(",")], { input: opts.input ?? "" }));
+  cleanOnce(env.ulvm([...args, "--devices", (opts.devices ?? dev).join(",")], { input: opts.input ?? "" }));
 const lvm = (args: string[], opts: { devices?: string[]; input?: string } = {}): RunResult =>
-  clean(env.lvm(args, opts.devices ?? dev, { input: opts.input ?? "" }));
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
-  return r;
-}
+  cleanOnce(env.lvm(args, opts.devices ?? dev, { input: opts.input ?? "" }));
 
 function assertSameRefusal(args: string[], opts: { devices?: string[]; input?: string } = {}): RunResult {
   const real = lvm(args, opts);
@@ -244,14 +230,9 @@ test("vgck: silent on a good VG, rc 5 with missing PVs, and --updatemetadata rep
   same(["vgck", "vgnone"]);
 
   // d2 keeps seqno 1 while the others move on: a stale copy.
-  const head = Buffer.alloc(MiB);
-  let fd = openSync(d2, "r");
-  readSync(fd, head, 0, MiB, 0);
-  closeSync(fd);
+  const head = readBytes(d2, 0, MiB);
   ok(lvm(["lvcreate", "-an", "-Zn", "-L", "4m", "-n", "lv", "vgk"]), "lvcreate");
-  fd = openSync(d2, "r+");
-  writeSync(fd, head, 0, MiB, 0);
-  closeSync(fd);
+  writeBytes(d2, 0, head);
   assert.match(lvm(["vgs", "vgk"]).stderr, /ignoring metadata seqno 1/);
   ok(ulvm(["vgck", "--updatemetadata", "vgk"]), "vgck --updatemetadata");
   assertCleanVg("vgk");

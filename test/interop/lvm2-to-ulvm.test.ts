@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeEnv, lvmNoise, type RunResult } from "../helpers/env.ts";
 import { maskActivation } from "../helpers/report-compare.ts";
+import { idMaker, raid1Sections, withLvSections } from "../helpers/lv-text.ts";
 
 const env = makeEnv();
 after(() => env.cleanup());
@@ -31,61 +32,8 @@ function assertSameReports(step: string) {
 function addRaid1ByRestore(vg: string) {
   const file = join(env.dir, "restore.vg");
   real(["vgcfgbackup", "-f", file, vg]);
-  const text = readFileSync(file, "utf8");
-  const id = () => {
-    const a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let s = "";
-    for (let i = 0; i < 32; i++) s += a[Math.floor(Math.random() * a.length)];
-    return [s.slice(0, 6), s.slice(6, 10), s.slice(10, 14), s.slice(14, 18), s.slice(18, 22), s.slice(22, 26), s.slice(26)].join("-");
-  };
-  const sub = (name: string, count: number, pv: string, pe: number) => `
-		${name} {
-			id = "${id()}"
-			status = ["READ", "WRITE"]
-			flags = []
-			creation_time = 1796071451
-			creation_host = "vm"
-			segment_count = 1
-
-			segment1 {
-				start_extent = 0
-				extent_count = ${count}
-
-				type = "striped"
-				stripe_count = 1
-
-				stripes = [
-					"${pv}", ${pe}
-				]
-			}
-		}
-`;
-  const raid = `
-		mirror {
-			id = "${id()}"
-			status = ["READ", "WRITE", "VISIBLE"]
-			flags = []
-			creation_time = 1796071451
-			creation_host = "vm"
-			segment_count = 1
-
-			segment1 {
-				start_extent = 0
-				extent_count = 4
-
-				type = "raid1"
-				device_count = 2
-				region_size = 4096
-
-				raids = [
-					"mirror_rmeta_0", "mirror_rimage_0",
-					"mirror_rmeta_1", "mirror_rimage_1"
-				]
-			}
-		}
-` + sub("mirror_rimage_0", 4, "pv1", 21) + sub("mirror_rmeta_0", 1, "pv1", 20) + sub("mirror_rimage_1", 4, "pv2", 1) + sub("mirror_rmeta_1", 1, "pv2", 0);
-  const at = text.lastIndexOf("\t}\n\n}");
-  writeFileSync(file, text.slice(0, at) + raid + text.slice(at));
+  const raid = raid1Sections("mirror", 4, [{ pv: "pv1", pe: 20 }, { pv: "pv2", pe: 0 }], idMaker("raid"), { time: 1796071451, host: "vm" });
+  writeFileSync(file, withLvSections(readFileSync(file, "utf8"), raid));
   real(["vgcfgrestore", "-f", file, vg]);
 }
 

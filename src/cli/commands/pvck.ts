@@ -59,6 +59,27 @@ interface Walker {
   printFields: boolean;
 }
 
+/** Field lines (when printing fields) and CHECK lines over one header sector; `bad` once a check failed. */
+function headerSector(buf: Uint8Array, w: Walker) {
+  const view = new DataView(buf.buffer);
+  const sector = {
+    view,
+    bad: false,
+    u64: (off: number): number => Number(view.getBigUint64(off, true)),
+    field: (line: string): void => {
+      if (w.printFields) w.out(line);
+    },
+    check: (ok: boolean, line: string): boolean => {
+      if (!ok) {
+        w.out(`CHECK: ${line}`);
+        sector.bad = true;
+      }
+      return ok;
+    },
+  };
+  return sector;
+}
+
 async function walkLabel(r: Reader, labelSector: number, w: Walker): Promise<LabelWalk | undefined> {
   const at = labelSector * SECTOR;
   const buf = await r.bytes(at, SECTOR);
@@ -66,19 +87,8 @@ async function walkLabel(r: Reader, labelSector: number, w: Walker): Promise<Lab
     w.out(`CHECK: failed to read label_header at ${at}`);
     return undefined;
   }
-  const view = new DataView(buf.buffer);
-  const u64 = (off: number): number => Number(view.getBigUint64(off, true));
-  const field = (line: string): void => {
-    if (w.printFields) w.out(line);
-  };
-  let bad = false;
-  const check = (ok: boolean, line: string): boolean => {
-    if (!ok) {
-      w.out(`CHECK: ${line}`);
-      bad = true;
-    }
-    return ok;
-  };
+  const sector = headerSector(buf, w);
+  const { view, u64, field, check } = sector;
 
   const id = chars(buf.subarray(0, 8));
   const type = chars(buf.subarray(24, 32));
@@ -141,7 +151,7 @@ async function walkLabel(r: Reader, labelSector: number, w: Walker): Promise<Lab
     index = 0;
     list("pv_header_extension", "bootloader area");
   }
-  return { bad, foundLabel: goodId && goodType, mdas };
+  return { bad: sector.bad, foundLabel: goodId && goodType, mdas };
 }
 
 interface MdaWalk {
@@ -162,19 +172,8 @@ async function walkMda(
     w.out(`CHECK: failed to read mda_header at ${mda.offset}`);
     return { bad: true, goodMagic: false, checksum: 0 };
   }
-  const view = new DataView(buf.buffer);
-  const u64 = (off: number): number => Number(view.getBigUint64(off, true));
-  const field = (line: string): void => {
-    if (w.printFields) w.out(line);
-  };
-  let bad = false;
-  const check = (ok: boolean, line: string): boolean => {
-    if (!ok) {
-      w.out(`CHECK: ${line}`);
-      bad = true;
-    }
-    return ok;
-  };
+  const sector = headerSector(buf, w);
+  const { view, u64, field, check } = sector;
   const name = `mda_header_${n}`;
   field(`${name} at ${mda.offset} # metadata area`);
   field(`${name}.checksum ${hex(view.getUint32(0, true))}`);
@@ -257,7 +256,7 @@ async function walkMda(
       }
     }
   }
-  return { bad, goodMagic, checksum: current?.checksum ?? 0 };
+  return { bad: sector.bad, goodMagic, checksum: current?.checksum ?? 0 };
 }
 
 async function withDevice<T>(path: string, fn: (r: Reader) => Promise<T>): Promise<T> {
@@ -278,18 +277,21 @@ function exists(path: string): boolean {
   }
 }
 
+function outputs(ctx: CommandContext): Pick<Walker, "out" | "error" | "raw"> {
+  return { out: (line) => ctx.print(line), error: (line) => ctx.error(line), raw: (text) => ctx.io.stdout(text) };
+}
+
 async function dump(ctx: CommandContext, what: string, labelSector: number): Promise<number> {
   const path = ctx.positional[0]!;
   if (!exists(path)) throw new LvmError(`Cannot access ${path}.`);
-  const out = (line: string): void => ctx.print(line);
-  const error = (line: string): void => ctx.error(line);
-  const raw = (text: string): void => ctx.io.stdout(text);
+  const sinks = outputs(ctx);
+  const { out } = sinks;
   const failed = (): never => {
     throw new LvmError("Found bad header or metadata values.");
   };
   if (what === "headers") {
     return withDevice(path, async (r) => {
-      const w = { out, error, raw, printFields: true, printMetadata: false };
+      const w = { ...sinks, printFields: true, printMetadata: false };
       const label = await walkLabel(r, labelSector, w);
       let bad = !label || label.bad;
       if (label && label.mdas.length === 0) {
@@ -306,7 +308,7 @@ async function dump(ctx: CommandContext, what: string, labelSector: number): Pro
   }
   if (what === "metadata") {
     return withDevice(path, async (r) => {
-      const label = await walkLabel(r, labelSector, { out, error, raw, printFields: false });
+      const label = await walkLabel(r, labelSector, { ...sinks, printFields: false });
       if (label && label.mdas.length === 0) {
         out("zero metadata copies");
         return EXIT.OK;
@@ -318,7 +320,7 @@ async function dump(ctx: CommandContext, what: string, labelSector: number): Pro
         if (index === 1) out("CHECK: second mda not found");
         bad = true;
       } else {
-        const m = await walkMda(r, mda, { out, error, raw, printFields: false, printMetadata: true, toFile: ctx.opt<string>("file") });
+        const m = await walkMda(r, mda, { ...sinks, printFields: false, printMetadata: true, toFile: ctx.opt<string>("file") });
         bad ||= m.bad;
       }
       return bad ? failed() : EXIT.OK;
@@ -329,8 +331,8 @@ async function dump(ctx: CommandContext, what: string, labelSector: number): Pro
 
 /** lvm's historical pvck: a summary per device, damage as CHECK lines. */
 async function summary(ctx: CommandContext, labelSector: number): Promise<number> {
-  const out = (line: string): void => ctx.print(line);
-  const quiet = { out, error: (line: string) => ctx.error(line), raw: (text: string) => ctx.io.stdout(text), printFields: false, printMetadata: false };
+  const quiet = { ...outputs(ctx), printFields: false, printMetadata: false };
+  const { out } = quiet;
   if (ctx.positional.length === 1 && !exists(ctx.positional[0]!))
     throw new LvmError(`Cannot access device ${ctx.positional[0]}.`);
   let bad = false;

@@ -160,7 +160,7 @@ export function pvEntry(pv: InitializedPv, extentSize: number): PhysicalVolume {
   };
 }
 
-function fromScanned(arg: string, pv: ScannedPv): InitializedPv {
+export function fromScanned(arg: string, pv: ScannedPv): InitializedPv {
   return {
     arg,
     device: pv.device,

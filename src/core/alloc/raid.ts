@@ -117,6 +117,15 @@ function adjustRegionSize(vg: VolumeGroup, lv: LogicalVolume, regionSize: number
  * existing images and named with the next free index. Informational lines go
  * to `notes`.
  */
+/** The copy of the VG an image count change works on, once the LV is known not to be tracking a split image. */
+function imageChangeOf(vg: VolumeGroup, lvName: string): { work: VolumeGroup; lv: LogicalVolume; display: string } {
+  const work = structuredClone(vg);
+  const lv = requireLv(work, lvName);
+  const display = displayLvName(work, lvName);
+  checkNotTracking(work, lv);
+  return { work, lv, display };
+}
+
 export function raidAddImages(
   vg: VolumeGroup,
   lvName: string,
@@ -124,10 +133,7 @@ export function raidAddImages(
   opts: ImageOptions,
   notes: string[],
 ): VolumeGroup {
-  const work = structuredClone(vg);
-  const lv = requireLv(work, lvName);
-  const display = displayLvName(work, lvName);
-  checkNotTracking(work, lv);
+  const { work, lv, display } = imageChangeOf(vg, lvName);
   if (newLegCount > MAX_RAID1_IMAGES)
     throw new LvmError(`Only up to ${MAX_RAID1_IMAGES} mirrors in raid1 LV ${display} supported currently.`, EXIT.FAILED);
   const linear = isLinear(lv);
@@ -236,10 +242,7 @@ export function raidRemoveImages(
   pvs: PvListEntry[] | undefined,
   notes: string[],
 ): VolumeGroup {
-  const work = structuredClone(vg);
-  const lv = requireLv(work, lvName);
-  const display = displayLvName(work, lvName);
-  checkNotTracking(work, lv);
+  const { work, lv, display } = imageChangeOf(vg, lvName);
   const seg = lv.segments[0]!;
   const oldCount = imageCount(lv);
   if (newLegCount === oldCount) {

@@ -1,5 +1,6 @@
 /** Small VG models for allocation tests. */
 import type { LogicalVolume, Segment, VolumeGroup } from "../../../src/core/model/types.ts";
+import { linearSegment, makeLv as lvModel, makePv, makeVg as vgModel } from "../../helpers/model-builders.ts";
 
 export const EXTENT_4M = 8192;
 
@@ -8,48 +9,20 @@ export function pvId(i: number): string {
 }
 
 export function makeVg(peCounts: number[], lvs: LogicalVolume[] = [], extentSize = EXTENT_4M): VolumeGroup {
-  return {
+  return vgModel({
     name: "vg_data",
-    id: "V".repeat(32),
-    seqno: 1,
-    format: "lvm2",
-    status: ["RESIZEABLE", "READ", "WRITE"],
-    flags: [],
-    tags: [],
     extentSize,
-    maxLv: 0,
-    maxPv: 0,
-    metadataCopies: 0,
-    pvs: peCounts.map((peCount, i) => ({
-      id: pvId(i),
-      deviceHint: `/dev/sd${"bcdefgh"[i]}`,
-      status: ["ALLOCATABLE"],
-      flags: [],
-      tags: [],
-      peStart: 2048,
-      peCount,
-      extra: [],
-    })),
+    pvs: peCounts.map((peCount, i) => makePv(pvId(i), peCount, { deviceHint: `/dev/sd${"bcdefgh"[i]}` })),
     lvs,
-    extra: [],
-  };
+  });
 }
 
 export function linearSeg(start: number, count: number, pv: number, pe: number): Segment {
-  return {
-    startExtent: start,
-    extentCount: count,
-    type: "striped",
-    typeFlags: [],
-    tags: [],
-    areas: [{ kind: "pv", pvId: pvId(pv), pe }],
-    metaAreas: [],
-    extra: [],
-  };
+  return linearSegment(start, count, pvId(pv), pe);
 }
 
 export function makeLv(name: string, segments: Segment[], status = ["READ", "WRITE", "VISIBLE"]): LogicalVolume {
-  return { name, id: name.padEnd(32, "i").slice(0, 32), status, flags: [], tags: [], segments, extra: [] };
+  return lvModel(name, segments, { status });
 }
 
 /** A linear LV of `count` extents at `pe` on PV `pv`. */

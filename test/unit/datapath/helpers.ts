@@ -10,7 +10,8 @@ import type { BlockDevice } from "../../../src/io/block-device.ts";
 import { MemoryDevice } from "../../../src/io/memory-device.ts";
 import { assertInRange } from "../../../src/io/range.ts";
 import { parseVgText } from "../../../src/core/model/text.ts";
-import type { LogicalVolume, Segment, VolumeGroup } from "../../../src/core/model/types.ts";
+import type { Segment, VolumeGroup } from "../../../src/core/model/types.ts";
+import { makeLv, makePv, makeVg } from "../../helpers/model-builders.ts";
 
 const fixturesDir = join(import.meta.dirname, "..", "..", "fixtures", "real");
 
@@ -241,23 +242,12 @@ export function arbLayout(opts: { fills?: boolean } = {}): fc.Arbitrary<Layout> 
         }
         le += segments[segments.length - 1]!.extentCount;
       }
-      const lv: LogicalVolume = { name: "lv", id: "L".repeat(32), status: ["READ", "WRITE", "VISIBLE"], flags: [], tags: [], segments, extra: [] };
-      const vg: VolumeGroup = {
+      const vg = makeVg({
         name: "vgt",
-        id: "V".repeat(32),
-        seqno: 1,
-        format: "lvm2",
-        status: ["RESIZEABLE", "READ", "WRITE"],
-        flags: [],
-        tags: [],
         extentSize,
-        maxLv: 0,
-        maxPv: 0,
-        metadataCopies: 0,
-        pvs: used.map((n, i) => ({ id: pvId(i), status: ["ALLOCATABLE"], flags: [], tags: [], peStart: peStarts[i]!, peCount: n + 1, extra: [] })),
-        lvs: [lv],
-        extra: [],
-      };
+        pvs: used.map((n, i) => makePv(pvId(i), n + 1, { peStart: peStarts[i]! })),
+        lvs: [makeLv("lv", segments, { id: "L".repeat(32) })],
+      });
       return { vg, lv: "lv" };
     });
 }

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
+import { errorOf } from "../../helpers/assert-error.ts";
 import { FormatError } from "../../../src/core/errors.ts";
 import {
   BITMAP_MAGIC,
@@ -50,15 +51,6 @@ const superblock = fc.record({
   nodes: fc.nat({ max: 0xffffffff }),
   clusterName: fc.uint8Array({ minLength: 64, maxLength: 64 }),
 }).map(({ sizes, ...rest }): BitmapSuperblock => ({ ...rest, ...sizes }));
-
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  assert.fail("no error thrown");
-}
 
 function withU32(buf: Uint8Array, at: number, v: number): Uint8Array {
   const b = buf.slice();

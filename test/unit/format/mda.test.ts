@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
+import { errorOf } from "../../helpers/assert-error.ts";
 import { lvmCrc } from "../../../src/core/crc.ts";
 import { FormatError, LvmError } from "../../../src/core/errors.ts";
 import {
@@ -47,15 +48,6 @@ const header = (size: number, committed: RawLocn = emptyRawLocn(), start = 0x100
   committed,
   precommitted: emptyRawLocn(),
 });
-
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  assert.fail("no error thrown");
-}
 
 test("decodes the real mda header of a PV in a VG and re-encodes it byte for byte", () => {
   const bytes = fixture("pv0-head.bin").subarray(0x1000, 0x1200);

@@ -10,7 +10,8 @@ import type { BlockDevice } from "../../../src/io/block-device.ts";
 import { openSessionWith, type SessionDeps } from "../../../src/metadata/open-session.ts";
 import type { Session, ScannedPv, SessionOptions } from "../../../src/metadata/session.ts";
 import type { LogicalVolume, PhysicalVolume, VolumeGroup } from "../../../src/core/model/types.ts";
-import { peCount } from "../../../src/core/format/layout.ts";
+import { fromScanned, pvEntry } from "../../../src/cli/commands/pvcreate.ts";
+import { linearSegment, makeLv, makeVg } from "../../helpers/model-builders.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -74,61 +75,15 @@ export function machine(devices: BlockDevice[], opts: { seed?: number; lockTimeo
 
 /** The PV entry vgcreate/vgextend put in the metadata for a scanned orphan. */
 export function pvFor(pv: ScannedPv, extentSize = 2048): PhysicalVolume {
-  return {
-    id: pv.pvId,
-    deviceHint: pv.device,
-    status: ["ALLOCATABLE"],
-    flags: [],
-    tags: [],
-    devSize: pv.labelDeviceSize / 512,
-    peStart: pv.peStart / 512,
-    peCount: peCount(pv.labelDeviceSize, pv.peStart, extentSize, pv.mdas.map((m) => ({ offset: m.start, size: m.size }))),
-    extra: [],
-  };
+  return pvEntry(fromScanned(pv.device, pv), extentSize);
 }
 
 export function newVg(name: string, id: string, pvs: PhysicalVolume[], extentSize = 2048): VolumeGroup {
-  return {
-    name,
-    id,
-    seqno: 0,
-    format: "lvm2",
-    status: ["RESIZEABLE", "READ", "WRITE"],
-    flags: [],
-    tags: [],
-    extentSize,
-    maxLv: 0,
-    maxPv: 0,
-    metadataCopies: 0,
-    pvs,
-    lvs: [],
-    extra: [],
-  };
+  return makeVg({ name, id, seqno: 0, extentSize, pvs });
 }
 
 export function linearLv(name: string, id: string, pvId: string, pe: number, extents: number): LogicalVolume {
-  return {
-    name,
-    id,
-    status: ["READ", "WRITE", "VISIBLE"],
-    flags: [],
-    tags: [],
-    creationTime: 1796071451,
-    creationHost: "testhost",
-    segments: [
-      {
-        startExtent: 0,
-        extentCount: extents,
-        type: "striped",
-        typeFlags: [],
-        tags: [],
-        areas: [{ kind: "pv", pvId, pe }],
-        metaAreas: [],
-        extra: [],
-      },
-    ],
-    extra: [],
-  };
+  return makeLv(name, [linearSegment(0, extents, pvId, pe)], { id, creationTime: 1796071451, creationHost: "testhost" });
 }
 
 /** pvcreate on every device, then vgcreate of one VG over all of them; returns the VG as written. */

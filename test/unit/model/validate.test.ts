@@ -9,6 +9,7 @@ import { validateVg } from "../../../src/core/model/validate.ts";
 import { areaLength } from "../../../src/core/model/relations.ts";
 import type { LogicalVolume, Segment, VolumeGroup } from "../../../src/core/model/types.ts";
 import { arbVolumeGroup } from "./arbitrary.ts";
+import { linearSegment, makeLv } from "../../helpers/model-builders.ts";
 
 const fixture = readFileSync(join(import.meta.dirname, "..", "..", "fixtures", "real", "vg0-raw.txt"), "utf8").replace(/\0$/, "");
 
@@ -113,15 +114,7 @@ test("any extent claimed twice on a PV is found", () => {
       const { a, len } = runs[pick % runs.length]!;
       if (a.kind !== "pv") return;
       const pe = a.pe + (shift % len);
-      vg.lvs.push({
-        name: "intruder",
-        id: "z".repeat(32),
-        status: ["READ", "WRITE", "VISIBLE"],
-        flags: [],
-        tags: [],
-        segments: [{ startExtent: 0, extentCount: 1, type: "striped", typeFlags: [], tags: [], areas: [{ kind: "pv", pvId: a.pvId, pe }], metaAreas: [], extra: [] }],
-        extra: [],
-      });
+      vg.lvs.push(makeLv("intruder", [linearSegment(0, 1, a.pvId, pe)], { id: "z".repeat(32) }));
       assert.throws(() => validateVg(vg), /is used by both LV/);
     }),
     { numRuns: 200 },
