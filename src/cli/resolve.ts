@@ -9,10 +9,14 @@ import type { LoadedVg, Session } from "../metadata/session.ts";
 import type { LogicalVolume } from "../core/model/types.ts";
 import { findLv } from "../core/model/relations.ts";
 
-/** lvm's skip_dev_dir: drop a leading dev dir ("/dev/") and trailing slashes. */
+/**
+ * lvm's skip_dev_dir: drop a leading dev dir and trailing slashes. Both ulvm's
+ * ULVM_DEV_DIR and "/dev/" count, so `/dev/vg_data` from a guide works wherever
+ * the links are made.
+ */
 export function skipDevDir(name: string, devDir = "/dev"): string {
-  const prefix = devDir.endsWith("/") ? devDir : `${devDir}/`;
-  let n = name.startsWith(prefix) ? name.slice(prefix.length) : name;
+  const prefix = [devDir.endsWith("/") ? devDir : `${devDir}/`, "/dev/"].find((p) => name.startsWith(p));
+  let n = prefix ? name.slice(prefix.length) : name;
   if (n.startsWith("mapper/")) n = n.slice(7).replace(/([^-])-([^-])/, "$1/$2").replace(/--/g, "-");
   return n.replace(/\/+$/, "");
 }
