@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(lvm2 e2fsprogs util-linux libnbd-bin python3-libnbd nbdkit qemu-utils fio fuse3)
+packages=(lvm2 e2fsprogs util-linux libnbd-bin python3-libnbd nbdkit qemu-utils fio fuse3 openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
