@@ -1,0 +1,158 @@
+/**
+ * What the NBD benches (nbd-file.ts, nbd-lv.ts) share: the fio workloads and
+ * runner, starting and stopping NBD servers, the round loop in which targets
+ * take turns, and the table of medians and ratios.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { closeSync, existsSync, openSync, rmSync, writeSync } from "node:fs";
+
+export const MiB = 2 ** 20;
+
+export interface Workload {
+  name: string;
+  rw: string;
+  bs: string;
+  /** What the table reports. */
+  unit: "MiB/s" | "kIOPS";
+}
+
+export const WORKLOADS: Workload[] = [
+  { name: "seq read 1M", rw: "read", bs: "1m", unit: "MiB/s" },
+  { name: "seq write 1M", rw: "write", bs: "1m", unit: "MiB/s" },
+  { name: "rand read 4K", rw: "randread", bs: "4k", unit: "kIOPS" },
+  { name: "rand write 4K", rw: "randwrite", bs: "4k", unit: "kIOPS" },
+];
+
+/** A running target: fio's I/O arguments for it, and how to stop it. */
+export interface Running {
+  fio: string[];
+  stop(): Promise<void>;
+}
+
+/** A bench target: starts its server (if any) for one round. */
+export interface Target {
+  name: string;
+  start(): Promise<Running>;
+}
+
+export function nbdFio(uri: string): string[] {
+  return ["--ioengine=nbd", `--uri=${uri}`];
+}
+
+/** Throws unless every tool is on the PATH. */
+export function requireTools(tools: string[]): void {
+  const missing = tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
+  if (missing.length) throw new Error(`bench needs: ${missing.join(", ")}`);
+}
+
+/** nbdkit and qemu-nbd print nothing when ready: poll until an NBD client gets the size. */
+async function waitForNbd(uri: string, socket: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (existsSync(socket) && spawnSync("nbdinfo", ["--size", uri]).status === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no NBD server came up on ${socket}`);
+}
+
+/** Stops a server child with SIGTERM and waits until it has exited. */
+export function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+}
+
+/** Starts an external NBD server serving `export` on `socket` and waits until it answers. */
+export async function startExternal(cmd: string, args: string[], socket: string, exportName: string): Promise<Running> {
+  // nbdkit leaves its socket behind, and the next round would find the address in use.
+  rmSync(socket, { force: true });
+  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
+  const uri = `nbd+unix:///${exportName}?socket=${socket}`;
+  await waitForNbd(uri, socket);
+  return { fio: nbdFio(uri), stop: stopper(child) };
+}
+
+/** One fio run; returns MiB/s or kIOPS as the workload reports. */
+export function fio(io: string[], w: Workload, size: number, runtime: number): Promise<number> {
+  const args = [
+    "--name=bench",
+    ...io,
+    `--rw=${w.rw}`,
+    `--bs=${w.bs}`,
+    "--iodepth=32",
+    "--numjobs=1",
+    `--size=${size}`,
+    "--time_based",
+    `--runtime=${runtime}`,
+    "--ramp_time=1",
+    "--output-format=json",
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn("fio", args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.once("exit", (code) => {
+      if (code !== 0) return reject(new Error(`fio ${args.join(" ")} exited with ${code}`));
+      const job = JSON.parse(out.slice(out.indexOf("{"))).jobs[0];
+      const side = w.rw.includes("read") ? job.read : job.write;
+      resolve(w.unit === "MiB/s" ? side.bw_bytes / MiB : side.iops / 1000);
+    });
+  });
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+export function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** Real data everywhere: no server may answer reads from holes. */
+export function randomFile(path: string, size: number): void {
+  const fd = openSync(path, "w");
+  const chunk = Buffer.allocUnsafe(8 * MiB);
+  for (let at = 0; at < size; at += chunk.length) writeSync(fd, randomFillSync(chunk), 0, Math.min(chunk.length, size - at), at);
+  closeSync(fd);
+}
+
+/** Runs every workload on every target, `rounds` times with targets taking turns; key "target/workload". */
+export async function measure(targets: Target[], cfg: { size: number; runtime: number; rounds: number }): Promise<Map<string, number[]>> {
+  const results = new Map<string, number[]>();
+  for (let round = 1; round <= cfg.rounds; round++) {
+    for (const target of targets) {
+      const running = await target.start();
+      try {
+        for (const w of WORKLOADS) {
+          const v = await fio(running.fio, w, cfg.size, cfg.runtime);
+          const key = `${target.name}/${w.name}`;
+          results.set(key, [...(results.get(key) ?? []), v]);
+          process.stderr.write(`round ${round}: ${key} ${v.toFixed(1)} ${w.unit}\n`);
+        }
+      } finally {
+        await running.stop();
+      }
+    }
+  }
+  return results;
+}
+
+/** Markdown table of medians per target and the ratios of `subject` to each of `others`. */
+export function table(results: Map<string, number[]>, targets: string[], subject: string, others: string[]): string[] {
+  const m = (t: string, w: Workload) => median(results.get(`${t}/${w.name}`)!);
+  const head = ["workload (iodepth 32)", "unit", ...targets, ...others.map((o) => `${subject}/${o}`)];
+  const rows = WORKLOADS.map((w) => [
+    w.name,
+    w.unit,
+    ...targets.map((t) => m(t, w).toFixed(w.unit === "MiB/s" ? 0 : 1)),
+    ...others.map((o) => (m(subject, w) / m(o, w)).toFixed(2)),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => "| " + r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
+  return [line(head), "|" + widths.map((w, i) => (i < 2 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|", ...rows.map(line)];
+}
