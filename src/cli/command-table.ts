@@ -357,6 +357,11 @@ const OPTION_SPECS: OptionSpec[] = [
   { id: "yes", short: "y" },
   { id: "zero", short: "Z", value: "Bool" },
   { id: "listen", value: "Listen" },
+  // nbdkit's TLS options; lvm drops the hyphens, so --tls-certificates reaches these.
+  { id: "tls", value: "String" },
+  { id: "tlscertificates", value: "String" },
+  { id: "tlspsk", value: "String" },
+  { id: "tlsverifypeer" },
 ];
 
 export const OPTIONS: readonly OptionDef[] = OPTION_SPECS.map((o) => ({ ...o, long: o.long ?? o.id }));
@@ -464,7 +469,14 @@ interface CommandSpec {
 const COMMAND_SPECS: Record<string, CommandSpec> = {
   daemon: {
     desc: "Run the ulvm daemon",
-    variants: [{ id: "daemon_general", syntax: "", oo: "--listen Listen", desc: ["Run the ulvm daemon."] }],
+    variants: [
+      {
+        id: "daemon_general",
+        syntax: "",
+        oo: "--listen Listen, --tls String, --tlscertificates String, --tlspsk String, --tlsverifypeer",
+        desc: ["Run the ulvm daemon."],
+      },
+    ],
   },
   help: {
     desc: "Display help for commands",
@@ -2029,29 +2041,30 @@ function compileVariant(command: string, spec: VariantSpec): Variant {
   };
 }
 
-const COMMANDS = new Map<string, CommandDef>(
-  Object.entries(COMMAND_SPECS).map(([name, spec]) => {
-    const variants = spec.variants.map((v) => compileVariant(name, v));
-    const uses = variants.flatMap((v) => [...v.required, ...v.optional]);
-    return [
-      name,
-      {
-        name,
-        desc: spec.desc,
-        valueTypes: spec.valueTypes ?? {},
-        usageTypes: spec.usageTypes ?? {},
-        variants,
-        extentsForSize: uses.some((u) => u.option.id === "size"),
-      },
-    ];
-  }),
-);
+/** Compiled on first use: a run needs one command's table, and compiling all of them was a tenth of `ulvm version`. */
+const COMMANDS = new Map<string, CommandDef>();
+
+function compileCommand(name: string, spec: CommandSpec): CommandDef {
+  const variants = spec.variants.map((v) => compileVariant(name, v));
+  const uses = variants.flatMap((v) => [...v.required, ...v.optional]);
+  return {
+    name,
+    desc: spec.desc,
+    valueTypes: spec.valueTypes ?? {},
+    usageTypes: spec.usageTypes ?? {},
+    variants,
+    extentsForSize: uses.some((u) => u.option.id === "size"),
+  };
+}
 
 /** Command names in `help`'s order. */
 export function commandNames(): string[] {
-  return [...COMMANDS.keys()];
+  return Object.keys(COMMAND_SPECS);
 }
 
 export function getCommand(name: string): CommandDef | undefined {
-  return COMMANDS.get(name);
+  if (!Object.hasOwn(COMMAND_SPECS, name)) return undefined;
+  let cmd = COMMANDS.get(name);
+  if (!cmd) COMMANDS.set(name, (cmd = compileCommand(name, COMMAND_SPECS[name]!)));
+  return cmd;
 }

@@ -17,6 +17,7 @@ import { openSession } from "../metadata/open-session.ts";
 import type { LoadedVg } from "../metadata/session.ts";
 import { ExportMap } from "../nbd/export.ts";
 import { NbdServer } from "../nbd/server.ts";
+import type { NbdTls } from "../nbd/tls.ts";
 import { createNode, nodeHolder, removeNode, type DeviceNode, type NodePlaces } from "./device-node.ts";
 import { lvExport, servableMap } from "./lv-export.ts";
 import { readState, writeState, type ActiveEntry } from "./state.ts";
@@ -45,6 +46,8 @@ export interface DaemonOptions {
   runDir: string;
   devDir: string;
   tcp?: { host: string; port: number };
+  /** For the public NBD socket and TCP; the device-node socket stays plain: only the daemon's own nbd-client or nbdfuse use it. */
+  tls?: NbdTls;
   log: Log;
 }
 
@@ -102,7 +105,7 @@ export class Daemon {
 
   private constructor(private readonly opts: DaemonOptions) {
     const onEvent = (event: object) => opts.log.info(event, "nbd");
-    this.nbd = new NbdServer({ registry: this.exports, socketPath: nbdSocket(opts.runDir), tcp: opts.tcp, onEvent });
+    this.nbd = new NbdServer({ registry: this.exports, socketPath: nbdSocket(opts.runDir), tcp: opts.tcp, tls: opts.tls, onEvent });
     this.nodeNbd = new NbdServer({ registry: this.exports, socketPath: nodeSocket(opts.runDir), onEvent });
     this.control = createServer((socket) => this.serve(socket));
     this.places = { devDir: opts.devDir, runDir: opts.runDir, socket: nodeSocket(opts.runDir) };
@@ -133,7 +136,7 @@ export class Daemon {
       await d.stop();
       throw e;
     }
-    opts.log.info({ pid: process.pid, runDir: opts.runDir, tcp: d.nbd.tcpAddress }, "ulvm daemon ready");
+    opts.log.info({ pid: process.pid, runDir: opts.runDir, tcp: d.nbd.tcpAddress, tls: opts.tls?.mode ?? "off" }, "ulvm daemon ready");
     return d;
   }
 

@@ -14,6 +14,7 @@ import type { BufferPool } from "./buffer-pool.ts";
 import { DEFAULT_BLOCK_SIZES, nbdErrno, type ExportRegistry, type NbdExport } from "./export.ts";
 import { REJECT, checkRequest, clampExtents, type Rejection, type TransmissionContext } from "./command.ts";
 import { MAX_OPTION_DATA, negotiateOption, newNegotiation, type NegotiationState, type OptionOutcome } from "./negotiate.ts";
+import { startTls, type NbdTls } from "./tls.ts";
 import {
   CHUNK_HEADER_LENGTH,
   CLIENT_FLAG,
@@ -61,6 +62,8 @@ export interface ConnectionHooks {
   registry: ExportRegistry;
   limits: ConnectionLimits;
   pool: BufferPool;
+  /** Offered through STARTTLS when present. */
+  tls?: NbdTls;
   shuttingDown(): boolean;
   log(event: NbdEvent): void;
 }
@@ -98,6 +101,9 @@ class Slot {
 
 export class Connection {
   private phase = CLIENT_FLAGS;
+  /** After STARTTLS: a TLSSocket over the accepted socket. */
+  private socket: Socket;
+  private secure = false;
   private negotiation: NegotiationState = newNegotiation(false);
   private option = 0;
   /** Where `collect` copies straddling bytes: a header, option data or a payload. */
@@ -130,26 +136,35 @@ export class Connection {
   private resolveClosed!: () => void;
 
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     readonly id: number,
     private readonly hooks: ConnectionHooks,
   ) {
+    this.socket = socket;
     this.slots = Array.from({ length: hooks.limits.maxInFlight }, () => new Slot(this));
     this.free = [...this.slots];
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.timer = setTimeout(() => this.abort("handshake timed out"), hooks.limits.handshakeTimeoutMs).unref();
-    socket.on("data", (chunk: Buffer) => {
-      this.chunk = chunk;
-      this.pos = 0;
-      this.pump();
-    });
-    socket.on("end", () => this.finish("client closed the connection"));
-    // EPIPE, ECONNRESET and the like: the socket closes next, nothing else to do.
-    socket.on("error", () => {});
-    socket.on("close", () => this.onClose());
+    this.listen(socket);
     hooks.log({ type: "connect", conn: id });
     socket.write(encodeGreeting(HANDSHAKE_FLAG.FIXED_NEWSTYLE | HANDSHAKE_FLAG.NO_ZEROES));
   }
+
+  private listen(socket: Socket): void {
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    // EPIPE, ECONNRESET and the like: the socket closes next, nothing else to do.
+    socket.on("error", () => {});
+    socket.on("close", this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    this.chunk = chunk;
+    this.pos = 0;
+    this.pump();
+  };
+
+  private readonly onEnd = () => this.finish("client closed the connection");
 
   /** The export this connection transmits on, once the handshake is over. */
   get export(): NbdExport | undefined {
@@ -288,13 +303,33 @@ export class Connection {
     const out = negotiateOption(this.negotiation, this.option, data, {
       registry: this.hooks.registry,
       shuttingDown: this.hooks.shuttingDown(),
+      tls: this.hooks.tls?.mode,
+      secure: this.secure,
     });
     this.socket.cork();
     for (const r of out.replies) this.socket.write(r);
     this.socket.uncork();
     if (out.next === "haggle") this.phase = OPTION_HEADER;
+    else if (out.next === "starttls") this.startTls();
     else if (out.next === "close") this.finish(out.reason);
     else this.transmit(out);
+  }
+
+  /** The ACK is handed to the socket already; the TLSSocket takes over the same handle after it. */
+  private startTls(): void {
+    // A client must wait for the ACK, so bytes already here are not a TLS handshake.
+    if (this.pos < this.chunk!.length) return this.abort("data sent after NBD_OPT_STARTTLS before its reply");
+    const raw = this.socket;
+    raw.off("data", this.onData).off("end", this.onEnd).off("close", this.onClose);
+    const tls = startTls(raw, this.hooks.tls!);
+    const failed = (e: Error) => this.abort(`TLS handshake failed: ${e.message}`);
+    tls.once("error", failed).once("secure", () => tls.off("error", failed));
+    this.listen(tls);
+    this.socket = tls;
+    // Only TLS records reach the parser from here on, and option state starts over.
+    this.secure = true;
+    this.negotiation = newNegotiation(this.negotiation.noZeroes);
+    this.phase = OPTION_HEADER;
   }
 
   private transmit(out: Extract<OptionOutcome, { next: "transmit" }>): void {
@@ -553,11 +588,11 @@ export class Connection {
     setTimeout(() => this.socket.destroy(), this.hooks.limits.lingerMs).unref();
   }
 
-  private onClose(): void {
+  private readonly onClose = (): void => {
     if (this.socketClosed) return;
     this.socketClosed = true;
     this.stopParsing("connection lost");
     this.hooks.log({ type: "close", conn: this.id, reason: this.closeReason });
     this.resolveClosed();
-  }
+  };
 }

@@ -30,7 +30,7 @@ export const MAX_OPTION_DATA = 64 * 1024;
 /** The context id handed out for base:allocation, the only context there is. */
 export const BASE_ALLOCATION_ID = 1;
 
-/** What earlier options established. A successful STARTTLS would start a fresh one. */
+/** What earlier options established. A successful STARTTLS starts a fresh one. */
 export interface NegotiationState {
   /** NBD_FLAG_C_NO_ZEROES from the client flags. */
   noZeroes: boolean;
@@ -54,11 +54,20 @@ export type OptionOutcome =
       /** 0 when BLOCK_STATUS may not be used on this export. */
       metaContextId: number;
     }
+  /** The replies go out in plain text, then the connection becomes TLS and haggling restarts. */
+  | { next: "starttls"; replies: Buffer[] }
   | { next: "close"; replies: Buffer[]; reason: string };
+
+/** nbdkit's --tls: "on" is the spec's SELECTIVETLS with no TLS-only export, "require" its FORCEDTLS. */
+export type TlsMode = "off" | "on" | "require";
 
 export interface NegotiationContext {
   registry: ExportRegistry;
   shuttingDown: boolean;
+  /** Off when absent. */
+  tls?: TlsMode;
+  /** TLS is up on this connection. */
+  secure?: boolean;
 }
 
 /** The flags a client sees for an export; the same for INFO and GO, as the spec requires. */
@@ -89,9 +98,14 @@ export function negotiateOption(
 ): OptionOutcome {
   const fail = (type: number, message: string) => haggle(errorReply(option, type, message));
 
+  const tlsRequired = ctx.tls === "require" && !ctx.secure;
+
   if (option === OPT.ABORT) return { next: "close", replies: [encodeOptionReply(option, REP.ACK)], reason: "client aborted" };
-  if (option === OPT.EXPORT_NAME) return exportName(state, data, ctx);
+  if (option === OPT.EXPORT_NAME)
+    return tlsRequired ? { next: "close", replies: [], reason: "TLS is required" } : exportName(state, data, ctx);
   if (ctx.shuttingDown) return fail(REP.ERR_SHUTDOWN, "server is shutting down");
+  // Before TLS, FORCEDTLS says nothing but this, so no export name or capability leaks.
+  if (tlsRequired && option !== OPT.STARTTLS) return fail(REP.ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
   if (data === null) return fail(REP.ERR_TOO_BIG, `option data is longer than ${MAX_OPTION_DATA} bytes`);
 
   switch (option) {
@@ -104,9 +118,9 @@ export function negotiateOption(
     }
     case OPT.STARTTLS:
       if (data.length) return fail(REP.ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
-      // The TLS seam: a server with credentials answers ACK here, the connection wraps
-      // its socket in a TLSSocket and restarts haggling with newNegotiation().
-      return fail(REP.ERR_POLICY, "TLS is not configured on this server");
+      if (ctx.secure) return fail(REP.ERR_INVALID, "TLS is already negotiated");
+      if ((ctx.tls ?? "off") === "off") return fail(REP.ERR_POLICY, "TLS is not configured on this server");
+      return { next: "starttls", replies: [encodeOptionReply(option, REP.ACK)] };
     case OPT.INFO:
     case OPT.GO:
       return infoOrGo(state, option, data, ctx);

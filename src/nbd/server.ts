@@ -1,14 +1,15 @@
 /**
  * The NBD server: listens on a unix socket and optionally on TCP, hands each
  * client to its own Connection, and shuts down by answering what is in flight,
- * flushing every export in use and closing. Without TLS (see the STARTTLS seam in
- * negotiate.ts) a TCP listener defaults to loopback.
+ * flushing every export in use and closing. A TCP listener defaults to loopback;
+ * with `tls`, STARTTLS is offered (or required) on every listener.
  */
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { chmod, lstat, unlink } from "node:fs/promises";
 import { BufferPool } from "./buffer-pool.ts";
 import { Connection, type ConnectionLimits, type NbdEvent } from "./connection.ts";
 import type { ExportRegistry, NbdExport } from "./export.ts";
+import type { NbdTls } from "./tls.ts";
 
 export type { NbdEvent };
 
@@ -18,6 +19,7 @@ export interface NbdServerOptions {
   /** Access control for the unix socket is its file mode. */
   socketMode?: number;
   tcp?: { host?: string; port: number };
+  tls?: NbdTls;
   limits?: Partial<ConnectionLimits>;
   /** Idle payload buffers kept for reuse, shared by all connections. */
   pooledBytes?: number;
@@ -107,6 +109,7 @@ export class NbdServer {
       registry: this.opts.registry,
       limits: this.limits,
       pool: this.pool,
+      tls: this.opts.tls,
       shuttingDown: () => this.shuttingDown,
       log: (e) => this.opts.onEvent?.(e),
     });
