@@ -13,6 +13,7 @@ import { EXIT, LvmError, type ExitCode } from "../core/errors.ts";
 import {
   OPTIONS,
   getCommand,
+  optionById,
   type CommandDef,
   type OptionDef,
   type OptionUse,
@@ -280,18 +281,24 @@ function parseValue(type: ValueType, raw: string, command: string): OptionValue 
 
 // ---------------------------------------------------------------- getopt
 
+/** Option id → the options naming it in `synonymOf`, and those getopt lists after it, in OPTIONS order. */
+const SYNONYMS = new Map<string, OptionDef[]>();
+const GETOPT_AFTER = new Map<string, OptionDef[]>();
+for (const o of OPTIONS) {
+  for (const id of o.synonymOf ?? []) SYNONYMS.set(id, [...(SYNONYMS.get(id) ?? []), o]);
+  for (const id of o.getoptAfter ?? []) GETOPT_AFTER.set(id, [...(GETOPT_AFTER.get(id) ?? []), o]);
+}
+
 /** The synonym getopt also accepts for a standard option in this command (lvm's _opt_standard_to_synonym). */
 function synonymOf(std: OptionDef, command: string): OptionDef | undefined {
-  return OPTIONS.find(
-    (o) => o.synonymOf?.includes(std.id) && (!o.prefixBound || command.startsWith(std.id.slice(0, 2))),
-  );
+  return SYNONYMS.get(std.id)?.find((o) => !o.prefixBound || command.startsWith(std.id.slice(0, 2)));
 }
 
 /** The standard options a synonym can stand for in this command. */
 function standardsOf(option: OptionDef, command: string): OptionDef[] {
   return (option.synonymOf ?? [])
     .filter((id) => !option.prefixBound || command.startsWith(id.slice(0, 2)))
-    .map((id) => OPTIONS.find((o) => o.id === id)!);
+    .map(optionById);
 }
 
 /** The standard option lvm reports a synonym as (lvm's _opt_synonym_to_standard). */
@@ -310,7 +317,7 @@ function getoptTable(cmd: CommandDef): OptionDef[] {
   const valid = validOptionIds(cmd);
   return OPTIONS.filter((o) => valid.has(o.id)).flatMap((o) => {
     const synonym = synonymOf(o, cmd.name);
-    return [o, ...(synonym ? [synonym] : []), ...OPTIONS.filter((e) => e.getoptAfter?.includes(o.id))];
+    return [o, ...(synonym ? [synonym] : []), ...(GETOPT_AFTER.get(o.id) ?? [])];
   });
 }
 

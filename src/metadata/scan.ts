@@ -123,6 +123,8 @@ const copyKey = (path: string, start: number, offset: number, size: number, chec
 class Scanner {
   /** Slots of good copies seen so far, as lvmcache remembers VG summaries during its scan. */
   private readonly seen = new Map<string, string>();
+  /** The last text whose checksum matched its slot, by slotKey, and what it parsed to. */
+  private readonly checked = new Map<string, { bytes: Uint8Array; copy: MetadataText | FormatError }>();
   readonly corrupt: (CopyLocation & { vgId: string })[] = [];
 
   constructor(
@@ -192,9 +194,14 @@ class Scanner {
     if (known) return this.good(mda, known);
 
     const at = area.offset + locn.offset;
+    const slot = slotKey(locn.checksum, locn.size);
+    // Every PV of a VG normally holds the same text: a copy byte-equal to one already checked against this
+    // slot's checksum needs neither a checksum nor a decode and parse of its own, and a compare costs far less.
+    const twin = this.checked.get(slot);
     let problem: string | undefined;
     let checksumError = false;
     let bytes: Uint8Array | undefined;
+    let copy: MetadataText | FormatError | undefined;
     try {
       const parts: Uint8Array[] = [];
       for (const s of metadataSpans(mda.header, locn, path)) {
@@ -202,7 +209,8 @@ class Scanner {
         await dev.read(buf, s.offset);
         parts.push(buf);
       }
-      bytes = assembleMetadataText(mda.header, locn, parts, path);
+      if (twin && parts.length === 1 && Buffer.compare(twin.bytes, parts[0]!) === 0) copy = twin.copy;
+      else bytes = assembleMetadataText(mda.header, locn, parts, path);
     } catch (e) {
       // A text that cannot be read is reported as a bad one, as LVM's scan does.
       if (e instanceof FormatError) {
@@ -213,7 +221,10 @@ class Scanner {
     }
     if (bytes) {
       // On disk the text ends in a NUL that is not part of the config text.
-      const copy = this.texts.get(decoder.decode(bytes.subarray(0, bytes.length - 1)), locn.checksum, locn.size);
+      copy = this.texts.get(decoder.decode(bytes.subarray(0, bytes.length - 1)), locn.checksum, locn.size);
+      this.checked.set(slot, { bytes, copy });
+    }
+    if (copy) {
       if (!(copy instanceof FormatError)) return this.good(mda, copy);
       problem = copy.message;
     }

@@ -7,6 +7,10 @@
  * must end at a delimiter (so `0x10` is rejected instead of read as 0), octal
  * literals must hold octal digits, integers must fit in a double exactly, and
  * sections nest at most MAX_DEPTH deep (libdm recurses without bound).
+ *
+ * The tokenizer works on char codes and keeps the current token in its own
+ * fields: a 1,000-LV VG is 300 KB of text, and a string or object per character
+ * or token was most of the cost of reading one.
  */
 import { FormatError } from "../errors.ts";
 import type { ConfigEntry, ConfigSection, ConfigValue } from "./tree.ts";
@@ -19,23 +23,55 @@ export interface ParseConfigOptions {
 /** Far beyond anything LVM writes (5 levels); keeps every consumer's recursion safe. */
 export const MAX_DEPTH = 64;
 
-type TokenType = "int" | "float" | "dq" | "sq" | "bare" | "ident" | "=" | "{" | "}" | "[" | "]" | "," | "eof";
-
-interface Token {
-  type: TokenType;
-  /** Raw text of the token. */
-  text: string;
-  line: number;
-  /** Line on which the token ends (strings may span lines). */
-  endLine: number;
-  /** The first comment between the previous token and this one. */
-  comment?: { line: number; text: string };
+const enum T {
+  Int,
+  Float,
+  Dq,
+  Sq,
+  Bare,
+  Ident,
+  Eq,
+  Open,
+  Close,
+  OpenArray,
+  CloseArray,
+  Comma,
+  Eof,
 }
 
-const SPACE = new Set([" ", "\t", "\n", "\v", "\f", "\r"]);
-const PUNCT: Record<string, TokenType> = { "{": "{", "}": "}", "[": "[", "]": "]", ",": ",", "=": "=" };
-/** What may follow a number: libdm would start a new token there anyway. */
-const NUMBER_END = /^(?:$|[\s,\]}#])/;
+const enum C {
+  Tab = 9,
+  Nl = 10,
+  Cr = 13,
+  Space = 32,
+  Dq = 34,
+  Hash = 35,
+  Sq = 39,
+  Plus = 43,
+  Comma = 44,
+  Minus = 45,
+  Dot = 46,
+  Zero = 48,
+  Seven = 55,
+  Nine = 57,
+  Eq = 61,
+  OpenArray = 91,
+  Backslash = 92,
+  CloseArray = 93,
+  Open = 123,
+  Close = 125,
+}
+
+/** libdm's whitespace: space, \t, \n, \v, \f, \r. */
+const isSpace = (c: number) => c === C.Space || (c >= C.Tab && c <= C.Cr);
+
+/** JavaScript's \s, which is what may follow a number (libdm would start a new token there anyway). */
+function isJsSpace(c: number): boolean {
+  return (
+    isSpace(c) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
 
 type ValueEntry = Extract<ConfigEntry, { kind: "value" }>;
 type NamedEntry = ValueEntry | Extract<ConfigEntry, { kind: "section" }>;
@@ -47,122 +83,191 @@ function parseError(line: number, what: string): FormatError {
 class Tokenizer {
   private pos = 0;
   private line = 1;
-  private prev: TokenType = "}";
+  type: T = T.Close;
+  start = 0;
+  end = 0;
+  /** Line the token starts on, and the one it ends on (strings may span lines). */
+  tokenLine = 1;
+  endLine = 1;
+  /** The first comment between the previous token and this one; line 0 when there is none. */
+  commentLine = 0;
+  private commentStart = 0;
+  private commentEnd = 0;
+  /** A decimal integer's value, read while scanning; -1 when the token needs the careful path. */
+  private quickInt = -1;
 
   constructor(private readonly text: string) {}
 
-  next(): Token {
-    let comment: Token["comment"];
-    for (;;) {
-      const ch = this.text[this.pos];
-      if (ch === undefined) break;
-      if (ch === "#") {
-        const end = this.text.indexOf("\n", this.pos);
-        const stop = end < 0 ? this.text.length : end;
-        comment ??= { line: this.line, text: this.text.slice(this.pos, stop) };
-        this.pos = stop;
-      } else if (SPACE.has(ch)) {
-        if (ch === "\n") this.line++;
-        this.pos++;
-      } else break;
-    }
-    const token = this.scan();
-    token.comment = comment;
-    this.prev = token.type;
-    return token;
+  get raw(): string {
+    return this.text.slice(this.start, this.end);
   }
 
-  private scan(): Token {
+  get comment(): string {
+    return this.text.slice(this.commentStart, this.commentEnd);
+  }
+
+  /** Moves to the next token and returns its type. */
+  next(): T {
+    const text = this.text;
+    const length = text.length;
+    let pos = this.pos;
+    this.commentLine = 0;
+    while (pos < length) {
+      const c = text.charCodeAt(pos);
+      if (c === C.Hash) {
+        const nl = text.indexOf("\n", pos);
+        const stop = nl < 0 ? length : nl;
+        if (!this.commentLine) {
+          this.commentLine = this.line;
+          this.commentStart = pos;
+          this.commentEnd = stop;
+        }
+        pos = stop;
+      } else if (isSpace(c)) {
+        if (c === C.Nl) this.line++;
+        pos++;
+      } else break;
+    }
+    this.pos = pos;
+    this.scan();
+    return this.type;
+  }
+
+  private scan(): void {
+    const text = this.text;
     const start = this.pos;
     const line = this.line;
-    const make = (type: TokenType): Token => ({ type, text: this.text.slice(start, this.pos), line, endLine: this.line });
-    const ch = this.text[start];
-    if (ch === undefined) return make("eof");
-    const punct = PUNCT[ch];
-    if (punct) {
-      this.pos++;
-      return make(punct);
+    const valueAllowed = this.type === T.Eq || this.type === T.OpenArray || this.type === T.Comma;
+    this.start = start;
+    this.tokenLine = line;
+    this.type = this.lex(valueAllowed);
+    this.end = this.pos;
+    this.endLine = this.line;
+    if ((this.type === T.Int || this.type === T.Float) && !this.numberEnds()) {
+      throw parseError(line, `invalid number "${text.slice(start, this.pos + 1)}"`);
     }
-    if (ch === '"' || ch === "'") {
-      this.pos++;
-      for (;;) {
-        const c = this.text[this.pos];
-        if (c === undefined) throw parseError(line, "unterminated string");
-        this.pos++;
-        if (c === "\n") this.line++;
-        if (c === ch) break;
-        if (c === "\\" && ch === '"' && this.text[this.pos] !== undefined) {
-          if (this.text[this.pos] === "\n") this.line++;
-          this.pos++;
+  }
+
+  private lex(valueAllowed: boolean): T {
+    const text = this.text;
+    const length = text.length;
+    let pos = this.pos;
+    if (pos >= length) return T.Eof;
+    const ch = text.charCodeAt(pos);
+    switch (ch) {
+      case C.Open:
+      case C.Close:
+      case C.OpenArray:
+      case C.CloseArray:
+      case C.Comma:
+      case C.Eq:
+        this.pos = pos + 1;
+        return ch === C.Open ? T.Open : ch === C.Close ? T.Close : ch === C.OpenArray ? T.OpenArray : ch === C.CloseArray ? T.CloseArray : ch === C.Comma ? T.Comma : T.Eq;
+      case C.Dq:
+      case C.Sq: {
+        pos++;
+        for (;;) {
+          if (pos >= length) throw parseError(this.tokenLine, "unterminated string");
+          const c = text.charCodeAt(pos++);
+          if (c === C.Nl) this.line++;
+          if (c === ch) break;
+          if (c === C.Backslash && ch === C.Dq && pos < length) {
+            if (text.charCodeAt(pos) === C.Nl) this.line++;
+            pos++;
+          }
         }
+        this.pos = pos;
+        return ch === C.Dq ? T.Dq : T.Sq;
       }
-      return make(ch === '"' ? "dq" : "sq");
     }
-    const valueAllowed = this.prev === "=" || this.prev === "[" || this.prev === ",";
-    if (valueAllowed && /[0-9+\-.]/.test(ch)) {
-      const m = /^[+-]?[0-9]*(?:\.[0-9]*)?/.exec(this.text.slice(start, start + 400))!;
-      this.pos += Math.max(m[0].length, 1);
-      const token = make(m[0].includes(".") ? "float" : "int");
-      if (!/[0-9]/.test(token.text) || !NUMBER_END.test(this.text.slice(this.pos, this.pos + 1)))
-        throw parseError(line, `invalid number "${this.text.slice(start, this.pos + 1)}"`);
-      return token;
+    if (valueAllowed && ((ch >= C.Zero && ch <= C.Nine) || ch === C.Plus || ch === C.Minus || ch === C.Dot)) {
+      if (ch === C.Plus || ch === C.Minus) pos++;
+      const digits = pos;
+      let value = 0;
+      for (let c = text.charCodeAt(pos); c >= C.Zero && c <= C.Nine; c = text.charCodeAt(++pos)) value = value * 10 + c - C.Zero;
+      const intDigits = pos - digits;
+      let type = T.Int;
+      if (text.charCodeAt(pos) === C.Dot) {
+        type = T.Float;
+        for (let c = text.charCodeAt(++pos); c >= C.Zero && c <= C.Nine; c = text.charCodeAt(++pos));
+      }
+      this.pos = pos;
+      // Plain decimals short enough to be exact take the fast path; the rest (signs, octal, huge) are checked by intValue.
+      this.quickInt = type === T.Int && ch !== C.Plus && ch !== C.Minus && intDigits < 16 && (ch !== C.Zero || intDigits === 1) ? value : -1;
+      return type;
     }
-    while (this.pos < this.text.length) {
-      const c = this.text[this.pos]!;
-      if (SPACE.has(c) || c === "#" || c === "=" || c === "{" || c === "}") break;
-      this.pos++;
+    while (pos < length) {
+      const c = text.charCodeAt(pos);
+      if (isSpace(c) || c === C.Hash || c === C.Eq || c === C.Open || c === C.Close) break;
+      pos++;
     }
-    return make(valueAllowed ? "bare" : "ident");
+    this.pos = pos;
+    return valueAllowed ? T.Bare : T.Ident;
+  }
+
+  /** A number needs a digit and must end where libdm would start a new token anyway. */
+  private numberEnds(): boolean {
+    const text = this.text;
+    let digit = false;
+    for (let i = this.start; i < this.pos && !digit; i++) {
+      const c = text.charCodeAt(i);
+      digit = c >= C.Zero && c <= C.Nine;
+    }
+    if (!digit) return false;
+    if (this.pos >= text.length) return true;
+    const c = text.charCodeAt(this.pos);
+    return isJsSpace(c) || c === C.Comma || c === C.CloseArray || c === C.Close || c === C.Hash;
+  }
+
+  intValue(): number {
+    return this.quickInt >= 0 ? this.quickInt : intValue(this.raw, this.tokenLine);
   }
 }
 
 /** Only `\"` and `\\` are escapes; any other backslash stays, as in libdm. */
 function unescapeDq(body: string): string {
-  return body.replace(/\\(["\\])/g, "$1");
+  return body.includes("\\") ? body.replace(/\\(["\\])/g, "$1") : body;
 }
 
-function intValue(token: Token): number {
-  const m = /^([+-]?)(0[0-7]*|[1-9][0-9]*)$/.exec(token.text);
-  if (!m) throw parseError(token.line, `invalid integer "${token.text}"`);
+function intValue(text: string, line: number): number {
+  const m = /^([+-]?)(0[0-7]*|[1-9][0-9]*)$/.exec(text);
+  if (!m) throw parseError(line, `invalid integer "${text}"`);
   const digits = m[2]!;
   const magnitude = digits.length > 1 && digits.startsWith("0") ? BigInt("0o" + digits.slice(1)) : BigInt(digits);
-  if (magnitude > BigInt(Number.MAX_SAFE_INTEGER)) throw parseError(token.line, `integer out of range "${token.text}"`);
+  if (magnitude > BigInt(Number.MAX_SAFE_INTEGER)) throw parseError(line, `integer out of range "${text}"`);
   const value = Number(magnitude);
   return m[1] === "-" && value !== 0 ? -value : value;
 }
 
-function scalar(token: Token): ConfigValue | undefined {
-  switch (token.type) {
-    case "int":
-      return { type: "int", value: intValue(token) };
-    case "float":
-      return { type: "float", text: token.text };
-    case "dq":
-      return { type: "string", value: unescapeDq(token.text.slice(1, -1)) };
-    case "sq":
-      return { type: "string", value: token.text.slice(1, -1) };
-    case "bare":
-      return { type: "string", value: token.text };
+/** The token as a string: the body of a quoted one, the text of a bare one; undefined for others. */
+function stringOf(t: Tokenizer, bare: T.Bare | T.Ident): string | undefined {
+  switch (t.type) {
+    case T.Dq:
+      return unescapeDq(t.raw.slice(1, -1));
+    case T.Sq:
+      return t.raw.slice(1, -1);
+    case bare:
+      return t.raw;
     default:
       return undefined;
   }
 }
 
-function keyOf(token: Token): string | undefined {
-  switch (token.type) {
-    case "ident":
-      return token.text;
-    case "dq":
-      return unescapeDq(token.text.slice(1, -1));
-    case "sq":
-      return token.text.slice(1, -1);
-    default:
-      return undefined;
+function scalar(t: Tokenizer): ConfigValue | undefined {
+  switch (t.type) {
+    case T.Int:
+      return { type: "int", value: t.intValue() };
+    case T.Float:
+      return { type: "float", text: t.raw };
+    default: {
+      const value = stringOf(t, T.Bare);
+      return value === undefined ? undefined : { type: "string", value };
+    }
   }
 }
 
-function describe(token: Token): string {
-  return token.type === "eof" ? "end of input" : `"${token.text.slice(0, 40)}"`;
+function describe(t: Tokenizer): string {
+  return t.type === T.Eof ? "end of input" : `"${t.raw.slice(0, 40)}"`;
 }
 
 /**
@@ -171,33 +276,33 @@ function describe(token: Token): string {
  */
 export function parseConfig(text: string, options: ParseConfigOptions = {}): ConfigSection {
   const nul = text.indexOf("\0");
-  const tokens = new Tokenizer(nul < 0 ? text : text.slice(0, nul));
+  const t = new Tokenizer(nul < 0 ? text : text.slice(0, nul));
   const root: ConfigSection = { name: "", entries: [] };
-  /** Entries by key for each open section: duplicates merge into the first occurrence. */
-  const indexes = new WeakMap<ConfigSection, Map<string, NamedEntry>>([[root, new Map()]]);
+  /** Entries by key for each section: duplicates merge into the first occurrence. */
+  const indexes = new Map<ConfigSection, Map<string, NamedEntry>>([[root, new Map()]]);
   const stack: ConfigSection[] = [root];
-  let token = tokens.next();
+  let type = t.next();
 
   for (;;) {
     const section = stack[stack.length - 1]!;
-    if (token.type === "eof") {
-      if (stack.length > 1) throw parseError(token.line, `unexpected end of input, section "${section.name}" is not closed`);
+    if (type === T.Eof) {
+      if (stack.length > 1) throw parseError(t.tokenLine, `unexpected end of input, section "${section.name}" is not closed`);
       return root;
     }
-    if (token.type === "}") {
-      if (stack.length === 1) throw parseError(token.line, 'unexpected "}"');
+    if (type === T.Close) {
+      if (stack.length === 1) throw parseError(t.tokenLine, 'unexpected "}"');
       stack.pop();
-      token = tokens.next();
+      type = t.next();
       continue;
     }
-    const key = keyOf(token);
-    if (key === undefined) throw parseError(token.line, `expected a key, found ${describe(token)}`);
-    if (key === "") throw parseError(token.line, "empty section identifier");
-    const keyLine = token.line;
+    const key = stringOf(t, T.Ident);
+    if (key === undefined) throw parseError(t.tokenLine, `expected a key, found ${describe(t)}`);
+    if (key === "") throw parseError(t.tokenLine, "empty section identifier");
+    const keyLine = t.tokenLine;
     const index = indexes.get(section)!;
     const existing = index.get(key);
-    token = tokens.next();
-    if (token.type === "{") {
+    type = t.next();
+    if (type === T.Open) {
       if (existing?.kind === "value") throw parseError(keyLine, `"${key}" is both a value and a section`);
       if (stack.length > MAX_DEPTH) throw parseError(keyLine, "sections nested too deeply");
       let child = existing?.section;
@@ -209,30 +314,30 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Con
         indexes.set(child, new Map());
       }
       stack.push(child);
-      token = tokens.next();
+      type = t.next();
       continue;
     }
-    if (token.type !== "=") throw parseError(token.line, `expected "=" or "{" after "${key}", found ${describe(token)}`);
+    if (type !== T.Eq) throw parseError(t.tokenLine, `expected "=" or "{" after "${key}", found ${describe(t)}`);
     if (existing?.kind === "section") throw parseError(keyLine, `"${key}" is both a section and a value`);
-    token = tokens.next();
+    type = t.next();
     let value: ConfigValue;
-    if (token.type === "[") {
+    if (type === T.OpenArray) {
       const items: ConfigValue[] = [];
-      token = tokens.next();
-      while (token.type !== "]") {
-        const item = scalar(token);
-        if (!item) throw parseError(token.line, `expected a value, found ${describe(token)}`);
+      type = t.next();
+      while (type !== T.CloseArray) {
+        const item = scalar(t);
+        if (!item) throw parseError(t.tokenLine, `expected a value, found ${describe(t)}`);
         items.push(item);
-        token = tokens.next();
-        if (token.type === ",") token = tokens.next();
+        type = t.next();
+        if (type === T.Comma) type = t.next();
       }
       value = { type: "array", items };
     } else {
-      const item = scalar(token);
-      if (!item) throw parseError(token.line, `expected a value, found ${describe(token)}`);
+      const item = scalar(t);
+      if (!item) throw parseError(t.tokenLine, `expected a value, found ${describe(t)}`);
       value = item;
     }
-    const endLine = token.endLine;
+    const endLine = t.endLine;
     let entry: ValueEntry;
     if (existing) {
       options.warn?.(`WARNING: Ignoring duplicate config value: ${key}`);
@@ -244,7 +349,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Con
       section.entries.push(entry);
       index.set(key, entry);
     }
-    token = tokens.next();
-    if (token.comment?.line === endLine) entry.comment = token.comment.text;
+    type = t.next();
+    if (t.commentLine === endLine) entry.comment = t.comment;
   }
 }

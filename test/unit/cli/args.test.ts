@@ -147,3 +147,10 @@ test("repeatable options keep every value in order", () => {
     ),
   );
 });
+
+test("a command's table is compiled once, on first use; names that are no command have none", () => {
+  const name = commandNames().find((n) => n !== "lvs")!;
+  assert.equal(getCommand(name), getCommand(name));
+  assert.equal(getCommand(name)!.name, name);
+  for (const other of ["nosuch", "__proto__", "constructor", "toString", ""]) assert.equal(getCommand(other), undefined, other);
+});

@@ -61,6 +61,24 @@ test("integers are read like C's strtoll with base 0, without hex", () => {
   assert.match(parseError("k = -"), /invalid number/);
 });
 
+test("integers: any safe value reads back as itself, decimal or octal, signed or not, short or long", () => {
+  fc.assert(
+    fc.property(fc.maxSafeNat(), fc.constantFrom("", "+", "-"), fc.boolean(), (n, sign, octal) => {
+      const digits = octal && n !== 0 ? `0${n.toString(8)}` : String(n);
+      const expected = sign === "-" && n !== 0 ? -n : n;
+      assert.deepEqual(value(`k = ${sign}${digits}`), { type: "int", value: expected });
+      assert.deepEqual(value(`k = [${sign}${digits}, 1]`), { type: "array", items: [{ type: "int", value: expected }, { type: "int", value: 1 }] });
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test("line numbers count newlines inside strings, escapes and comments", () => {
+  assert.equal(parseError('a = "x\\\ny" # c\n# d\nb c'), 'Parse error at line 4: expected "=" or "{" after "b", found "c"');
+  assert.equal(parseError("a = 'p\nq'\n\n c = ]"), 'Parse error at line 4: expected a value, found "]"');
+  assert.match(parseError('a = 1\n b = "never closed\n'), /^Parse error at line 2: unterminated string$/);
+});
+
 test("floats keep their text", () => {
   assert.deepEqual(value("k = 1.5"), { type: "float", text: "1.5" });
   assert.deepEqual(value("k = .25"), { type: "float", text: ".25" });
