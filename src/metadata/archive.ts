@@ -4,7 +4,8 @@
  * the version after the last change. Names, numbering and expiry follow
  * lib/format_text/archive.c so that real lvm2's vgcfgrestore --list reads them.
  */
-import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-file.ts";
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface ArchiveRetention {
@@ -47,18 +48,6 @@ export async function listArchives(dir: string, vgName: string): Promise<{ name:
     .sort((a, b) => b.index - a.index);
 }
 
-/** Write to a temporary name, sync, then rename: a reader never sees half a file. */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp${process.pid}`;
-  const handle = await open(tmp, "w", 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-}
 
 /**
  * Adds one archive and expires old ones the way LVM does: only while more than
@@ -74,7 +63,7 @@ export async function archiveVg(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const existing = await listArchives(dir, vgName);
   const path = join(dir, archiveFileName(vgName, (existing[0]?.index ?? -1) + 1, opts.random));
-  await writeFileAtomic(path, text);
+  await writeFileAtomic(path, text, { tmp: `${path}.tmp${process.pid}`, mode: 0o600 });
 
   const { retainMin, retainDays } = opts.retention ?? DEFAULT_RETENTION;
   let count = existing.length + 1;
@@ -92,7 +81,8 @@ export async function archiveVg(
 
 export async function writeBackup(dir: string, vgName: string, text: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(join(dir, vgName), text);
+  const path = join(dir, vgName);
+  await writeFileAtomic(path, text, { tmp: `${path}.tmp${process.pid}`, mode: 0o600 });
 }
 
 export async function removeBackup(dir: string, vgName: string): Promise<void> {

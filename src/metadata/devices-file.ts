@@ -8,7 +8,8 @@
  * file's entries, and when the file does not exist lvm "will not use a devices
  * file" and scans every device of the machine. ulvm does the same.
  */
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-file.ts";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { DeviceAccess } from "../io/device-access.ts";
 
@@ -105,23 +106,8 @@ export async function readDevicesFile(path: string): Promise<DevicesFile | undef
 
 /** Replaces the file the way LVM does: write `<file>_new`, rename over, sync the directory. */
 export async function writeDevicesFile(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${path}_new`;
-  const handle = await open(tmp, "w", 0o644);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  const dirHandle = await open(dir, "r");
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, text, { tmp: `${path}_new`, mode: 0o644 });
 }
 
 export async function entryForDevice(access: DeviceAccess, device: string, pvId?: string): Promise<DevicesFileEntry> {
