@@ -1,5 +1,6 @@
 /** Checks shared by the tests that run ulvm and the real lvm2 side by side. */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { lvmNoise, type RunResult } from "./env.ts";
 
 /** lvm re-reads a VG several times in one command and repeats its warnings each time; ulvm warns once. */
@@ -11,4 +12,16 @@ export const cleanOnce = (r: RunResult): RunResult => ({ ...r, stderr: once(lvmN
 export function ok(r: RunResult, what: string): RunResult {
   assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
   return r;
+}
+
+/**
+ * Runs a client program without blocking this process, so an NBD server living in
+ * the test process keeps serving while the client talks to it.
+ */
+export function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 300_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
 }

@@ -4,6 +4,8 @@
  * (structured replies, meta contexts, block sizes, multi-conn) and checks what
  * it gets; the tests then check the bytes on the export or its backing file.
  */
+import { runAsync } from "../helpers/runs.ts";
+import type { RunResult } from "../helpers/env.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
@@ -21,23 +23,9 @@ function missing(...tools: string[]): string | false {
   return absent.length ? `not installed: ${absent.join(", ")}` : false;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Asynchronous, so the server in this process keeps serving while the client runs. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: "utf8", env, maxBuffer: 64 * MiB, timeout: 300_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 async function ok(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await run(cmd, args, env);
+  const r = await runAsync(cmd, args, env);
   assert.equal(r.code, 0, `${cmd} ${args.join(" ")} failed:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
@@ -109,7 +97,7 @@ test("nbdinfo lists every export with its size, flags, block sizes and context, 
     });
 
     assert.equal((await ok("nbdinfo", ["--size", t.uri("vg1/sized")])).trim(), String(8 * MiB));
-    assert.equal((await run("nbdinfo", ["--size", t.uri("vg0/none")])).code !== 0, true, "an unknown export is refused");
+    assert.equal((await runAsync("nbdinfo", ["--size", t.uri("vg0/none")])).code !== 0, true, "an unknown export is refused");
 
     await lv.write(randomBytes(3 * PAGE, 1), 2 * MiB, false);
     await lv.write(randomBytes(10, 2), 15 * MiB + 5, false);
@@ -168,7 +156,7 @@ test("qemu-img converts onto and compares against a file-backed export, and the 
     const other = Buffer.from(src.data);
     other[size - 1] ^= 1;
     writeFileSync(src.path, other);
-    const differ = await run("qemu-img", ["compare", "-f", "raw", "-F", "raw", src.path, uri]);
+    const differ = await runAsync("qemu-img", ["compare", "-f", "raw", "-F", "raw", src.path, uri]);
     assert.equal(differ.code, 1, "compare notices a one-bit difference");
 
     const out = join(t.dir, "out.img");

@@ -3,6 +3,8 @@
  * openssl (nbdkit's directory layout, client certificates checked), PSK keys in
  * psktool's format over the unix socket, both modes, and `ulvm daemon`'s options.
  */
+import { runAsync } from "../helpers/runs.ts";
+import type { RunResult } from "../helpers/env.ts";
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -21,23 +23,9 @@ const skip = absent.length ? `not installed: ${absent.join(", ")}` : false;
 const dir = mkdtempSync(join(tmpdir(), "ulvm-nbd-tls-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Asynchronous, so the server in this process keeps serving while the client runs. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: "utf8", env, maxBuffer: 64 * MiB, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 async function ok(cmd: string, args: string[]): Promise<string> {
-  const r = await run(cmd, args);
+  const r = await runAsync(cmd, args, process.env, 120_000);
   assert.equal(r.code, 0, `${cmd} ${args.join(" ")} failed:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
@@ -101,12 +89,12 @@ test("PSK over the unix socket: nbdcopy and nbdinfo with nbds+unix://; a wrong k
     const opens = () => t.events.filter((e) => e.type === "open").length;
     const opened = opens();
 
-    const wrong = await run("nbdinfo", [unixUri(t, "nbds", `&tls-psk-file=${pskFile("wrong.psk", "alice", 2)}`)]);
+    const wrong = await runAsync("nbdinfo", [unixUri(t, "nbds", `&tls-psk-file=${pskFile("wrong.psk", "alice", 2)}`)]);
     assert.notEqual(wrong.code, 0);
-    const stranger = await run("nbdinfo", [unixUri(t, "nbds", `&tls-psk-file=${pskFile("bob.psk", "bob", 1)}`).replace("alice@", "bob@")]);
+    const stranger = await runAsync("nbdinfo", [unixUri(t, "nbds", `&tls-psk-file=${pskFile("bob.psk", "bob", 1)}`).replace("alice@", "bob@")]);
     assert.notEqual(stranger.code, 0, "an identity the server does not know");
     // libnbd reports ERR_TLS_REQD as ENOTSUP; its debug log shows the server's reason.
-    const plain = await run("nbdinfo", [unixUri(t, "nbd")], { ...process.env, LIBNBD_DEBUG: "1" });
+    const plain = await runAsync("nbdinfo", [unixUri(t, "nbd")], { ...process.env, LIBNBD_DEBUG: "1" });
     assert.notEqual(plain.code, 0);
     assert.match(plain.stderr, /nbd_opt_go: handshake: server error message: TLS is required/);
     assert.equal(opens(), opened, "none of them reached transmission");
@@ -124,7 +112,7 @@ test("x509 over TCP with client certificates: nbds:// with the CA's certificates
     await copyRoundTrip(uri(certs.client), exp);
     const info = JSON.parse(await ok("nbdinfo", ["--json", uri(certs.client)]));
     assert.equal(info.TLS, true);
-    const anonymous = await run("nbdinfo", [uri(certs.anonymous)]);
+    const anonymous = await runAsync("nbdinfo", [uri(certs.anonymous)]);
     assert.notEqual(anonymous.code, 0, "the server demands a client certificate");
     assert.ok(t.events.some((e) => e.type === "violation" && e.reason.startsWith("TLS handshake failed")));
   } finally {
@@ -165,7 +153,7 @@ test("ulvm daemon --tls-psk serves its NBD socket with TLS required; bad TLS opt
       const socket = join(env.vars.ULVM_RUN_DIR!, "nbd.sock");
       const list = JSON.parse(await ok("nbdinfo", ["--list", "--json", `nbds+unix://alice@/?socket=${socket}&tls-psk-file=${psk}`]));
       assert.equal(list.TLS, true);
-      const plain = await run("nbdinfo", ["--list", `nbd+unix:///?socket=${socket}`]);
+      const plain = await runAsync("nbdinfo", ["--list", `nbd+unix:///?socket=${socket}`]);
       assert.notEqual(plain.code, 0);
     } finally {
       daemon.kill("SIGINT");
