@@ -2,8 +2,7 @@
  * Commands talk to the daemon here. Reports only ask a running daemon (none
  * running means nothing is active); activating commands start one on demand.
  */
-import { spawn } from "node:child_process";
-import { createConnection } from "node:net";
+import { nodeNet, nodeChildProcess } from "../io/lazy-builtins.ts";
 import { mkdirSync, openSync, closeSync } from "node:fs";
 import { LvmError } from "../core/errors.ts";
 import type { LogicalVolume } from "../core/model/types.ts";
@@ -15,7 +14,7 @@ import type { CommandContext, Environment } from "./context.ts";
 /** The reply, or undefined when no daemon answers on the run dir's control socket. */
 export function request(env: Environment, req: Request): Promise<Reply | undefined> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection(controlSocket(env.runDir));
+    const socket = nodeNet().createConnection(controlSocket(env.runDir));
     let text = "";
     let settled = false;
     const settle = (f: () => void) => {
@@ -55,7 +54,7 @@ export async function ensureDaemon(env: Environment): Promise<void> {
   let exited = false;
   try {
     // The same program and loader flags this command runs under (the bundle, or tsx in development).
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, "daemon"], {
+    const child = nodeChildProcess().spawn(process.execPath, [...process.execArgv, process.argv[1]!, "daemon"], {
       detached: true,
       stdio: ["ignore", fd, fd],
       env: { ...process.env, ULVM_SYSTEM_DIR: env.systemDir, ULVM_RUN_DIR: env.runDir, ULVM_DEV_DIR: env.devDir, ULVM_DAEMON_LOG: log },

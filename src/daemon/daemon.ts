@@ -4,9 +4,9 @@
  * writes it; commands commit and then tell it what changed. Requests that
  * change state run one at a time.
  */
-import { createServer, type Server, type Socket } from "node:net";
+import { nodeNet, nodeReadline } from "../io/lazy-builtins.ts";
+import type { Server, Socket } from "node:net";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import { LvmError } from "../core/errors.ts";
 import { findLv } from "../core/model/relations.ts";
 import type { LvMap } from "../datapath/mapping.ts";
@@ -107,7 +107,7 @@ export class Daemon {
     const onEvent = (event: object) => opts.log.info(event, "nbd");
     this.nbd = new NbdServer({ registry: this.exports, socketPath: nbdSocket(opts.runDir), tcp: opts.tcp, tls: opts.tls, onEvent });
     this.nodeNbd = new NbdServer({ registry: this.exports, socketPath: nodeSocket(opts.runDir), onEvent });
-    this.control = createServer((socket) => this.serve(socket));
+    this.control = nodeNet().createServer((socket) => this.serve(socket));
     this.places = { devDir: opts.devDir, runDir: opts.runDir, socket: nodeSocket(opts.runDir) };
     this.stopped = new Promise((r) => (this.resolveStopped = r));
   }
@@ -178,7 +178,7 @@ export class Daemon {
     this.clients.add(socket);
     socket.on("close", () => this.clients.delete(socket));
     socket.on("error", () => {});
-    const lines = createInterface({ input: socket });
+    const lines = nodeReadline().createInterface({ input: socket });
     lines.on("line", (line) => {
       const reply = this.handle(line);
       // Replies go in request order: each waits for the one before it.

@@ -4,14 +4,15 @@
  * a loop device over an nbdfuse file of the export. Where neither works the LV
  * is still served over NBD and the caller prints the reason as a warning.
  */
-import { execFile, spawn } from "node:child_process";
+import { nodeChildProcess } from "../io/lazy-builtins.ts";
 import { existsSync, openSync, closeSync, constants } from "node:fs";
 import { mkdir, readdir, readFile, readlink, rm, rmdir, stat, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { splitDevT } from "../io/file-device.ts";
 
-const run = promisify(execFile);
+let execFileAsync: ((file: string, args: string[]) => Promise<{ stdout: string; stderr: string }>) | undefined;
+const run = (file: string, args: string[]) => (execFileAsync ??= promisify(nodeChildProcess().execFile))(file, args);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface NodePlaces {
@@ -91,7 +92,7 @@ async function loopOverFuse(p: NodePlaces, vg: string, lv: string): Promise<Devi
   await rm(pidPath, { force: true });
   const uri = `nbd+unix:///${encodeURI(`${vg}/${lv}`)}?socket=${encodeURIComponent(p.socket)}`;
   // Detached: nbdfuse lives until its mount is unmounted, not as long as the daemon.
-  const child = spawn("nbdfuse", ["-P", pidPath, join(mount, "nbd"), uri], { detached: true, stdio: "ignore" });
+  const child = nodeChildProcess().spawn("nbdfuse", ["-P", pidPath, join(mount, "nbd"), uri], { detached: true, stdio: "ignore" });
   child.unref();
   let exited = false;
   child.once("exit", () => (exited = true));

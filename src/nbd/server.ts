@@ -4,7 +4,8 @@
  * flushing every export in use and closing. A TCP listener defaults to loopback;
  * with `tls`, STARTTLS is offered (or required) on every listener.
  */
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { nodeNet } from "../io/lazy-builtins.ts";
+import type { AddressInfo, Server, Socket } from "node:net";
 import { chmod, lstat, unlink } from "node:fs/promises";
 import { BufferPool } from "./buffer-pool.ts";
 import { Connection, type ConnectionLimits, type NbdEvent } from "./connection.ts";
@@ -91,7 +92,7 @@ export class NbdServer {
 
   private start(where: { path: string } | { host: string; port: number }): Promise<void> {
     // allowHalfOpen: a client that shuts its side down still gets the replies it is owed.
-    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    const server = nodeNet().createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.listeners.push(server);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -135,7 +136,7 @@ async function removeStaleSocket(path: string): Promise<void> {
   if (!st) return;
   if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
   const live = await new Promise<boolean>((resolve) => {
-    const probe = createConnection(path);
+    const probe = nodeNet().createConnection(path);
     probe.once("connect", () => {
       probe.destroy();
       resolve(true);

@@ -4,10 +4,11 @@
  * server-key.pem) or a psktool key file ("username:hexkey" lines). The upgrade
  * itself happens in the connection after NBD_OPT_STARTTLS is acknowledged.
  */
+import { nodeTls } from "../io/lazy-builtins.ts";
 import type { Socket } from "node:net";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { TLSSocket, createSecureContext, type TLSSocketOptions, type TlsOptions } from "node:tls";
+import type { TLSSocket, TLSSocketOptions, TlsOptions } from "node:tls";
 import type { TlsMode } from "./negotiate.ts";
 
 export type { TlsMode };
@@ -77,7 +78,7 @@ export async function loadTls(config: TlsConfig): Promise<NbdTls | undefined> {
     return {
       mode,
       options: {
-        secureContext: createSecureContext({ ciphers: PSK_CIPHERS, minVersion: "TLSv1.2" }),
+        secureContext: nodeTls().createSecureContext({ ciphers: PSK_CIPHERS, minVersion: "TLSv1.2" }),
         pskCallback: (_socket, identity) => keys.get(identity) ?? null,
       },
     };
@@ -92,7 +93,7 @@ export async function loadTls(config: TlsConfig): Promise<NbdTls | undefined> {
   return {
     mode,
     options: {
-      secureContext: createSecureContext({ cert, key, ca, minVersion: "TLSv1.2" }),
+      secureContext: nodeTls().createSecureContext({ cert, key, ca, minVersion: "TLSv1.2" }),
       requestCert: verifyPeer,
       rejectUnauthorized: verifyPeer,
     },
@@ -101,5 +102,5 @@ export async function loadTls(config: TlsConfig): Promise<NbdTls | undefined> {
 
 /** Wraps a socket whose STARTTLS was just acknowledged; the client speaks first. */
 export function startTls(socket: Socket, tls: NbdTls): TLSSocket {
-  return new TLSSocket(socket, { ...tls.options, isServer: true });
+  return new (nodeTls().TLSSocket)(socket, { ...tls.options, isServer: true });
 }
