@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryDevice, memoryDeviceAccess } from "../../../src/io/memory-device.ts";
@@ -59,6 +59,33 @@ test("a file device does positional I/O, reports the file size and refuses write
     await ro.close();
     mkdirSync(join(dir, "d"));
     await assert.rejects(openBlockDevice(join(dir, "d"), { writable: false }), /not a block device or regular file/);
+  });
+});
+
+test("a file device reports a file shrunk under it as a short read, and close waits for I/O in flight", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "img");
+    writeFileSync(path, new Uint8Array(64 * 1024).fill(7));
+    const dev = await openBlockDevice(path, { writable: true });
+    truncateSync(path, 1000);
+    const buf = new Uint8Array(4096);
+    // The first read returns 1000 bytes, the next none: an error, never a partial success.
+    await assert.rejects(dev.read(buf, 0), /unexpected end of device at 1000/);
+    assert.equal(buf[999], 7);
+    await dev.read(buf.subarray(0, 1000), 0);
+    await dev.read(new Uint8Array(0), 0);
+
+    const data = new Uint8Array(16 * 1024).fill(3);
+    const writes = [dev.write(data, 0), dev.write(data, 48 * 1024)];
+    const flushed = dev.flush();
+    const closed = dev.close();
+    await assert.rejects(dev.read(new Uint8Array(1), 0), (e: NodeJS.ErrnoException) => e.code === "EBADF");
+    await assert.rejects(dev.flush(), (e: NodeJS.ErrnoException) => e.code === "EBADF");
+    await Promise.all([...writes, flushed, closed]);
+    await dev.close();
+    const onDisk = readFileSync(path);
+    assert.equal(onDisk.length, 64 * 1024);
+    assert.equal(onDisk[64 * 1024 - 1], 3);
   });
 });
 
