@@ -5,6 +5,7 @@
  * transformations of the model in between.
  */
 import type { VolumeGroup } from "../core/model/types.ts";
+import type { PvLayoutOptions } from "../core/format/layout.ts";
 
 export interface SessionOptions {
   /** $ULVM_SYSTEM_DIR: devices/system.devices, backup/, archive/. */
@@ -59,14 +60,8 @@ export interface LoadedVg {
   devices: Map<string, ScannedPv>;
 }
 
-export interface PvCreateOptions {
-  /** From pvcreate's options; all bytes. */
-  metadataSize?: number;
-  dataAlignment?: number;
-  dataAlignmentOffset?: number;
-  pvMetadataCopies?: 0 | 1 | 2;
-  bootloaderAreaSize?: number;
-  labelSector?: number;
+/** pvcreate's layout options (bytes), as the layout arithmetic takes them, plus what only a write needs. */
+export interface PvCreateOptions extends Omit<PvLayoutOptions, "deviceSize" | "deviceName"> {
   /** Explicit --uuid (32 chars) for pvcreate --uuid --restorefile. */
   pvId?: string;
   zero?: boolean;
