@@ -9,7 +9,7 @@
  * takes. As FileHandle did, close waits for requests in flight, so the fd
  * number can never be reused under a pending read or write.
  */
-import { close, fdatasync, fstat, open, read, write, type Stats, type BigIntStats } from "node:fs";
+import { close, constants, fdatasync, fstat, open, read, write, type Stats, type BigIntStats } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { BlockDevice } from "./block-device.ts";
 import { assertInRange } from "./range.ts";
@@ -129,7 +129,7 @@ class FileDevice implements BlockDevice {
   }
 }
 
-function openFd(path: string, flags: string): Promise<number> {
+function openFd(path: string, flags: string | number): Promise<number> {
   return new Promise((resolve, reject) => open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
@@ -145,8 +145,17 @@ function closeFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-export async function openBlockDevice(path: string, opts: { writable: boolean }): Promise<BlockDevice> {
-  const fd = await openFd(path, opts.writable ? "r+" : "r");
+export interface OpenOptions {
+  writable: boolean;
+  /**
+   * Every write is durable when it completes (O_DSYNC): for small metadata writes that must reach the
+   * disk before data moves on, without an fdatasync of everything else written to the same file.
+   */
+  durable?: boolean;
+}
+
+export async function openBlockDevice(path: string, opts: OpenOptions): Promise<BlockDevice> {
+  const fd = await openFd(path, opts.writable ? (opts.durable ? constants.O_RDWR | constants.O_DSYNC : "r+") : "r");
   try {
     const st = await fstatBig(fd);
     let size: number;
