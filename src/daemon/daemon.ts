@@ -20,6 +20,9 @@ import { NbdServer } from "../nbd/server.ts";
 import type { NbdTls } from "../nbd/tls.ts";
 import { createNode, nodeHolder, removeNode, type DeviceNode, type NodePlaces } from "./device-node.ts";
 import { lvExport, servableMap } from "./lv-export.ts";
+import { openRaidArrays, pvIdsOf, raidSignature } from "./raid-lv.ts";
+import type { Raid1Array } from "../raid/raid1.ts";
+import type { VolumeGroup } from "../core/model/types.ts";
 import { readState, writeState, type ActiveEntry } from "./state.ts";
 import {
   controlSocket,
@@ -59,11 +62,17 @@ interface ActiveLv {
   device: LvDevice;
   scope: ScanScope;
   node?: DeviceNode;
+  /** The raid engine under each raid1 segment of the LV, by the map's mirror slot. */
+  arrays: Raid1Array[];
+  /** raidSignature of each, to tell a change of layout from one the map swap alone handles. */
+  signatures: string[];
 }
 
 /** The PVs of a VG with active LVs, opened once and shared by its LVs. */
 interface VgHandle {
   pvs: Map<string, ExtendedDevice>;
+  /** The same PVs opened O_DSYNC, for the raid metadata: durable per write without flushing the data. */
+  durable: Map<string, ExtendedDevice>;
   lvs: Map<string, ActiveLv>;
 }
 
@@ -163,8 +172,9 @@ export class Daemon {
       for (const a of vg.lvs.values()) {
         await a.device.flush().catch((e) => log.error({ lv: `${a.vg}/${a.lv}`, err: String(e) }, "flush failed"));
         await a.device.close();
+        await this.closeArrays(a);
       }
-      await Promise.all([...vg.pvs.values()].map((d) => d.close().catch(() => {})));
+      await Promise.all([...vg.pvs.values(), ...vg.durable.values()].map((d) => d.close().catch(() => {})));
     }
     this.vgs.clear();
     for (const c of this.clients) c.destroy();
@@ -206,6 +216,10 @@ export class Daemon {
           return await this.deactivate(req.vg, req.lvs).finally(() => this.saveState());
         case "refresh":
           return await this.refresh(req.vg, req.scope);
+        case "syncaction":
+          return this.raidOf(req.vg, req.lv, (array) => array.requestScrub(req.action));
+        case "rebuild":
+          return this.rebuild(req.vg, req.lv, req.images);
         case "status":
           return { ok: true, active: await this.status(), pid: process.pid };
         case "shutdown":
@@ -238,36 +252,83 @@ export class Daemon {
     }
   }
 
+  /**
+   * Opens the PVs a map reaches. A raid1 LV may go on without some (its legs
+   * there are failed, as lvm's degraded activation maps them to error targets);
+   * anything else needs all of them.
+   */
   private async openPvs(handle: VgHandle, loaded: LoadedVg, map: LvMap, lv: string): Promise<void> {
-    for (const id of map.pvs) {
-      if (handle.pvs.has(id)) continue;
+    const raid = map.mirrors.length > 0;
+    for (const id of pvIdsOf(map)) {
       const scanned = loaded.devices.get(id);
-      if (!scanned)
+      if (!scanned) {
+        if (raid) continue;
         throw new LvmError(`Refusing activation of partial LV ${loaded.vg.name}/${lv}.  Use '--activationmode partial' to override.`);
-      handle.pvs.set(id, await openBlockDevice(scanned.device, { writable: true }));
+      }
+      if (!handle.pvs.has(id)) handle.pvs.set(id, await openBlockDevice(scanned.device, { writable: true }));
+      if (raid && !handle.durable.has(id)) handle.durable.set(id, await openBlockDevice(scanned.device, { writable: true, durable: true }));
     }
+  }
+
+  private async openArrays(handle: VgHandle, vg: VolumeGroup, lv: string, map: LvMap): Promise<{ arrays: Raid1Array[]; signatures: string[] }> {
+    const arrays = await openRaidArrays(vg, lv, map, handle.pvs, handle.durable, this.opts.log);
+    return { arrays, signatures: map.mirrors.map((m) => raidSignature(vg, m)) };
+  }
+
+  private async closeArrays(a: ActiveLv): Promise<void> {
+    for (const array of a.arrays)
+      await array.close().catch((e) => this.opts.log.error({ lv: `${a.vg}/${a.lv}`, err: String(e) }, "raid stop failed"));
+    a.arrays = [];
+  }
+
+  private raidOf(vg: string, lv: string, fn: (array: Raid1Array) => void): Reply {
+    const a = this.vgs.get(vg)?.lvs.get(lv);
+    if (!a) return { ok: false, error: [`${vg}/${lv} must be active to perform this operation.`] };
+    if (!a.arrays.length) return { ok: false, error: [`${vg}/${lv} is not a RAID logical volume.`] };
+    a.arrays.forEach(fn);
+    return { ok: true };
+  }
+
+  private async rebuild(vg: string, lv: string, images: string[]): Promise<Reply> {
+    const a = this.vgs.get(vg)?.lvs.get(lv);
+    if (!a?.arrays.length) return this.raidOf(vg, lv, () => {});
+    a.device.map.mirrors.forEach((m, slot) => {
+      const legs = m.images.flatMap((img, i) => (images.includes(img.name) ? [i] : []));
+      void a.arrays[slot]?.rebuild(legs);
+    });
+    return { ok: true };
   }
 
   private async activate(vgName: string, lvs: string[], scope: ScanScope): Promise<Reply> {
     const warnings: string[] = [];
     const errors: string[] = [];
     const loaded = await this.readVg(vgName, scope, warnings);
-    const handle = this.vgs.get(vgName) ?? { pvs: new Map(), lvs: new Map() };
+    const handle = this.vgs.get(vgName) ?? { pvs: new Map(), durable: new Map(), lvs: new Map() };
     this.vgs.set(vgName, handle);
     for (const lv of lvs) {
       if (handle.lvs.has(lv)) continue;
+      // Arrays of an LV whose activation fails halfway are stopped again.
+      let opened: Raid1Array[] = [];
       try {
         const map = servableMap(loaded.vg, lv);
         await this.openPvs(handle, loaded, map, lv);
-        const device = new LvDevice(`${this.opts.devDir}/${vgName}/${lv}`, map, handle.pvs);
+        const raid = await this.openArrays(handle, loaded.vg, lv, map);
+        opened = raid.arrays;
+        // The arrays are replaced when the LV's legs change; the device asks for the current ones.
+        let active: ActiveLv | undefined;
+        const device = new LvDevice(`${this.opts.devDir}/${vgName}/${lv}`, map, handle.pvs, {
+          mirrorDevice: (t) => (active ?? raid).arrays[t.slot],
+        });
         this.exports.add(lvExport(exportName(vgName, lv), device));
-        const active: ActiveLv = { vg: vgName, lv, lvId: findLv(loaded.vg, lv)!.id, device, scope };
+        active = { vg: vgName, lv, lvId: findLv(loaded.vg, lv)!.id, device, scope, ...raid };
         handle.lvs.set(lv, active);
         const made = await createNode(this.places, vgName, lv);
         if ("node" in made) active.node = made.node;
         else warnings.push(made.warning);
         this.opts.log.info({ lv: `${vgName}/${lv}`, size: map.size, node: active.node?.link }, "activated");
+        opened = [];
       } catch (e) {
+        await Promise.all(opened.map((array) => array.close()));
         if (!(e instanceof LvmError)) throw e;
         errors.push(...e.lines);
       }
@@ -297,13 +358,14 @@ export class Daemon {
     handle.lvs.delete(a.lv);
     await a.device.flush();
     await a.device.close();
+    await this.closeArrays(a);
     this.opts.log.info({ lv: `${a.vg}/${a.lv}` }, "deactivated");
   }
 
   private async closeIfIdle(vgName: string, handle: VgHandle): Promise<void> {
     if (handle.lvs.size) return;
     this.vgs.delete(vgName);
-    await Promise.all([...handle.pvs.values()].map((d) => d.close()));
+    await Promise.all([...handle.pvs.values(), ...handle.durable.values()].map((d) => d.close()));
   }
 
   /** New metadata for a VG's active LVs, swapped in live: connected clients and in-flight I/O carry on. */
@@ -320,7 +382,16 @@ export class Daemon {
       }
       const map = servableMap(loaded.vg, lv.name);
       await this.openPvs(handle, loaded, map, lv.name);
-      await a.device.swapMap(map, handle.pvs);
+      const signatures = map.mirrors.map((m) => raidSignature(loaded.vg, m));
+      if (signatures.join("\n") === a.signatures.join("\n")) await a.device.swapMap(map, handle.pvs);
+      else
+        // The legs changed (added, removed, replaced, split, merged, grown): stop the array cleanly and assemble it
+        // again from its rmetas, which then tells what each leg needs, as a reload of the dm table does.
+        await a.device.quiesce(async () => {
+          await this.closeArrays(a);
+          Object.assign(a, await this.openArrays(handle, loaded.vg, lv.name, map));
+          await a.device.swapMap(map, handle.pvs);
+        });
       if (lv.name !== a.lv) await this.rename(handle, a, lv.name);
       this.opts.log.info({ lv: `${vgName}/${a.lv}`, size: map.size }, "refreshed");
     }
@@ -347,7 +418,8 @@ export class Daemon {
       for (const a of handle.lvs.values()) {
         const held = a.node && (await nodeHolder(a.node)) ? 1 : 0;
         const openCount = this.nbd.openCount(exportName(a.vg, a.lv)) + held;
-        out.push({ vg: a.vg, lv: a.lv, size: a.device.size, openCount, node: a.node?.link });
+        const raid = a.arrays[0]?.status();
+        out.push({ vg: a.vg, lv: a.lv, size: a.device.size, openCount, node: a.node?.link, ...(raid && { raid }) });
       }
     return out;
   }

@@ -39,10 +39,10 @@ export function lvExport(name: string, dev: LvDevice): NbdExport {
   };
 }
 
-/** The map of an LV the daemon can serve: raid1 waits for the raid engine rather than serving one leg's view. */
+/** The map of an LV the daemon can serve: raid1 by the raid engine; the old mirror target has none. */
 export function servableMap(vg: VolumeGroup, lv: string): LvMap {
   const map = compileLv(vg, lv);
-  const mirror = map.mirrors[0];
+  const mirror = map.mirrors.find((m) => m.kind !== "raid1");
   if (mirror) throw new LvmError(`Can't process LV ${vg.name}/${lv}: ${mirror.kind} target support missing from kernel?`);
   return map;
 }

@@ -126,6 +126,8 @@ export class LvDevice implements BlockDevice, DiscardableDevice {
   private readonly maxInFlight: number;
   private readonly mirrorDevice?: MirrorDeviceFactory;
   private closed = false;
+  /** Set while quiesced: new requests wait for it. */
+  private gate?: Promise<void>;
 
   constructor(
     readonly path: string,
@@ -173,6 +175,24 @@ export class LvDevice implements BlockDevice, DiscardableDevice {
     });
   }
 
+  /**
+   * Holds new requests back, waits for those in flight, runs `fn` (which may
+   * swap the map), then lets requests through again: for changes the engine
+   * under a map cannot make while it is used, like re-assembling a raid1.
+   */
+  async quiesce<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => (open = r));
+    try {
+      await Promise.all([this.current, ...this.retiring].map((g) => g.idle()));
+      return await fn();
+    } finally {
+      this.gate = undefined;
+      open();
+    }
+  }
+
   read(buf: Uint8Array, offset: number): Promise<void> {
     return this.submit("read", buf, offset, buf.length);
   }
@@ -209,6 +229,7 @@ export class LvDevice implements BlockDevice, DiscardableDevice {
   }
 
   private async submit(op: Op, buf: Uint8Array, offset: number, length: number): Promise<void> {
+    while (this.gate) await this.gate;
     if (this.closed) throw ioError("ENODEV", `${this.path} is closed`);
     const gen = this.current;
     const pieces: Piece[] = [];

@@ -1,0 +1,99 @@
+/**
+ * Puts the raid engine under an active LV: one Raid1Array per raid1 segment,
+ * its legs placed on the VG's open PVs (rmetas on the PVs' durable handles),
+ * with what the metadata says of the LV (--nosync, recovery rate, split images).
+ */
+import type { ConfigEntry } from "../core/config/tree.ts";
+import { findLv } from "../core/model/relations.ts";
+import type { VolumeGroup } from "../core/model/types.ts";
+import type { ExtendedDevice } from "../datapath/discard.ts";
+import { LvDevice } from "../datapath/lv-device.ts";
+import type { LvMap, MirrorTarget, SubLv } from "../datapath/mapping.ts";
+import { Raid1Array, type LegDevices, type Placement } from "../raid/raid1.ts";
+
+/** 2 MiB: lvm's default region size, for metadata that gives none. */
+const DEFAULT_REGION = 2 << 20;
+
+/** Every PV a map reaches, through its sub-LVs too. */
+export function pvIdsOf(map: LvMap, into = new Set<string>()): Set<string> {
+  for (const id of map.pvs) into.add(id);
+  for (const m of map.mirrors) for (const sub of [...m.images, ...m.metas]) pvIdsOf(sub.map, into);
+  return into;
+}
+
+/** Where a sub-LV's bytes are: straight on a PV when it is one run there, else through a device of its own; undefined when any of it is missing or an error segment. */
+function place(sub: SubLv, pvs: ReadonlyMap<string, ExtendedDevice>): Placement | undefined {
+  const runs = sub.map.runs;
+  for (const run of runs) {
+    const t = run.target;
+    if (t.kind !== "pv" && t.kind !== "striped") return undefined;
+    const areas = t.kind === "pv" ? [t] : t.areas;
+    if (areas.some((a) => !pvs.has(a.pv))) return undefined;
+  }
+  const only = runs.length === 1 ? runs[0]!.target : undefined;
+  if (only?.kind === "pv") return { dev: pvs.get(only.pv)!, base: only.pvOffset + sub.offset };
+  return { dev: new LvDevice(sub.name, sub.map, pvs), base: sub.offset };
+}
+
+function intExtra(extra: readonly ConfigEntry[], key: string): number | undefined {
+  for (const e of extra) if (e.kind === "value" && e.key === key && e.value.type === "int") return e.value.value;
+  return undefined;
+}
+
+/** What identifies a raid1 segment's layout: a change in it means re-assembling the array. */
+export function raidSignature(vg: VolumeGroup, target: MirrorTarget): string {
+  const split = target.images.map((img) => findLv(vg, img.name)?.status.includes("VISIBLE") ?? false);
+  return JSON.stringify([target.length, target.regionSize, target.images, target.metas, split]);
+}
+
+export interface RaidLog {
+  info(obj: object, msg?: string): void;
+}
+
+export async function openRaidArrays(
+  vg: VolumeGroup,
+  lvName: string,
+  map: LvMap,
+  pvs: ReadonlyMap<string, ExtendedDevice>,
+  durable: ReadonlyMap<string, ExtendedDevice>,
+  log: RaidLog,
+): Promise<Raid1Array[]> {
+  const lv = findLv(vg, lvName)!;
+  const arrays: Raid1Array[] = [];
+  try {
+    for (const target of map.mirrors) {
+      const segment = lv.segments.find((s) => s.startExtent * vg.extentSize * 512 === runOffset(map, target));
+      const legs = target.images.map((image, i): LegDevices => {
+        const meta = target.metas[i];
+        return {
+          name: image.name,
+          data: place(image, pvs),
+          meta: meta && place(meta, durable),
+          split: findLv(vg, image.name)?.status.includes("VISIBLE") ?? false,
+        };
+      });
+      const kib = segment ? intExtra(segment.extra, "max_recovery_rate") : undefined;
+      arrays.push(
+        await Raid1Array.open(
+          {
+            name: `${vg.name}/${lvName}`,
+            size: target.length,
+            regionSize: target.regionSize || DEFAULT_REGION,
+            nosync: lv.status.includes("NOTSYNCED"),
+            maxRecoveryRate: kib ? kib * 1024 : 0,
+            onEvent: (e, msg) => log.info(e, msg),
+          },
+          legs,
+        ),
+      );
+    }
+  } catch (e) {
+    await Promise.all(arrays.map((a) => a.close()));
+    throw e;
+  }
+  return arrays;
+}
+
+function runOffset(map: LvMap, target: MirrorTarget): number {
+  return map.runs.find((r) => r.target === target)?.lvOffset ?? -1;
+}
