@@ -63,7 +63,7 @@ export interface LegPlan {
 export interface Assembly {
   events: bigint;
   legs: LegPlan[];
-  /** Region bits as the array starts: set where legs may differ (also every region of a recovering leg's delta). */
+  /** Region bits as the array starts: set where legs may differ (what a recovering leg's delta copies). */
   bits: Uint8Array;
   /** Regions to resync among the in-sync legs. */
   resync: Uint8Array;
@@ -150,24 +150,28 @@ export function assemble(name: string, g: ArrayGeometry, metas: readonly LegMeta
   if (!legs.some((l) => l.state === "in-sync"))
     throw new LvmError(`Cannot activate ${name}: no image of it is in sync.`);
 
-  // Dirty regions: the union of the bitmaps of the legs that were part of the array.
+  // Regions where legs may differ: the union of the bitmaps of the legs that were part of the array. A leg
+  // returning from a failure catches up on all of them.
   for (const { i, rmeta } of valid) {
     if (legs[i]!.state === "split") continue;
     if (!sameChunk(rmeta)) {
-      resync.set(allSet(regions).subarray(0, bitmapBytes(regions)));
+      bits.set(allSet(regions).subarray(0, bitmapBytes(regions)));
       continue;
     }
     const n = Math.min(oldRegions(rmeta), regions);
-    for (let r = 0; r < n; r++) if (bit(rmeta.bits, r)) setBit(resync, r);
+    for (let r = 0; r < n; r++) if (bit(rmeta.bits, r)) setBit(bits, r);
     // Regions past the old end: the LV grew while inactive; they were never synced.
-    for (let r = n; r < regions; r++) setBit(resync, r);
+    for (let r = n; r < regions; r++) setBit(bits, r);
   }
-  // A stale bitmap below an unfinished resync: md resyncs everything from the checkpoint on.
-  if (freshest.bitmap.events < sb.events && sb.arrayResyncOffset !== MAX_SECTOR) {
-    const from = Number(sb.arrayResyncOffset / BigInt(g.regionSize / SECTOR));
-    for (let r = from; r < regions; r++) setBit(resync, r);
+  // The in-sync legs themselves are resynced as md does it: the set bits at or past the resync offset, which
+  // is MaxSector after a clean stop (the kernel keeps it so even while written; ulvm lowers it to 0 while
+  // active, so that a crash of ulvm is resynced by either). A stale bitmap below an unfinished resync counts
+  // for nothing: everything from the offset on is resynced.
+  if (sb.arrayResyncOffset !== MAX_SECTOR) {
+    const from = Math.min(regions, Number(sb.arrayResyncOffset / BigInt(g.regionSize / SECTOR)));
+    const stale = freshest.bitmap.events < sb.events;
+    for (let r = from; r < regions; r++) if (stale || bit(bits, r)) setBit(resync, r);
   }
-  bits.set(resync.subarray(0, bitmapBytes(regions)));
   return { events: sb.events, legs, bits, resync, fresh: false };
 }
 
