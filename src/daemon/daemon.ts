@@ -20,7 +20,7 @@ import { NbdServer } from "../nbd/server.ts";
 import type { NbdTls } from "../nbd/tls.ts";
 import { createNode, nodeHolder, removeNode, type DeviceNode, type NodePlaces } from "./device-node.ts";
 import { lvExport, servableMap } from "./lv-export.ts";
-import { openRaidArrays, pvIdsOf, raidSignature } from "./raid-lv.ts";
+import { openRaidArrays, pvIdsOf, raidSignature, retuneRaidArrays } from "./raid-lv.ts";
 import type { Raid1Array } from "../raid/raid1.ts";
 import type { VolumeGroup } from "../core/model/types.ts";
 import { readState, writeState, type ActiveEntry } from "./state.ts";
@@ -383,10 +383,15 @@ export class Daemon {
       const map = servableMap(loaded.vg, lv.name);
       await this.openPvs(handle, loaded, map, lv.name);
       const signatures = map.mirrors.map((m) => raidSignature(loaded.vg, m));
-      if (signatures.join("\n") === a.signatures.join("\n")) await a.device.swapMap(map, handle.pvs);
+      const relayout = signatures.join("\n") !== a.signatures.join("\n") || a.arrays.some((x) => x.degraded);
+      if (!relayout) {
+        retuneRaidArrays(loaded.vg, lv.name, map, a.arrays);
+        await a.device.swapMap(map, handle.pvs);
+      }
       else
-        // The legs changed (added, removed, replaced, split, merged, grown): stop the array cleanly and assemble it
-        // again from its rmetas, which then tells what each leg needs, as a reload of the dm table does.
+        // The legs changed (added, removed, replaced, split, merged, grown), or one failed and may work again
+        // (lvchange --refresh): stop the array cleanly and assemble it again from its rmetas, which then tells
+        // what each leg needs, as a reload of the dm table does.
         await a.device.quiesce(async () => {
           await this.closeArrays(a);
           Object.assign(a, await this.openArrays(handle, loaded.vg, lv.name, map));

@@ -5,7 +5,7 @@
  */
 import type { ConfigEntry } from "../core/config/tree.ts";
 import { findLv } from "../core/model/relations.ts";
-import type { VolumeGroup } from "../core/model/types.ts";
+import type { Segment, VolumeGroup } from "../core/model/types.ts";
 import type { ExtendedDevice } from "../datapath/discard.ts";
 import { LvDevice } from "../datapath/lv-device.ts";
 import type { LvMap, MirrorTarget, SubLv } from "../datapath/mapping.ts";
@@ -72,7 +72,6 @@ export async function openRaidArrays(
           split: findLv(vg, image.name)?.status.includes("VISIBLE") ?? false,
         };
       });
-      const kib = segment ? intExtra(segment.extra, "max_recovery_rate") : undefined;
       arrays.push(
         await Raid1Array.open(
           {
@@ -80,7 +79,7 @@ export async function openRaidArrays(
             size: target.length,
             regionSize: target.regionSize || DEFAULT_REGION,
             nosync: lv.status.includes("NOTSYNCED"),
-            maxRecoveryRate: kib ? kib * 1024 : 0,
+            maxRecoveryRate: maxRecoveryRate(segment),
             onEvent: (e, msg) => log.info(e, msg),
           },
           legs,
@@ -92,6 +91,20 @@ export async function openRaidArrays(
     throw e;
   }
   return arrays;
+}
+
+/** lvm's max_recovery_rate, KiB/s per device, as bytes/s; 0: unlimited. */
+function maxRecoveryRate(segment: Segment | undefined): number {
+  return (segment ? intExtra(segment.extra, "max_recovery_rate") ?? 0 : 0) * 1024;
+}
+
+/** Settings an active array takes without re-assembly (lvchange --maxrecoveryrate). */
+export function retuneRaidArrays(vg: VolumeGroup, lvName: string, map: LvMap, arrays: readonly Raid1Array[]): void {
+  const lv = findLv(vg, lvName);
+  map.mirrors.forEach((target, slot) => {
+    const segment = lv?.segments.find((s) => s.startExtent * vg.extentSize * 512 === runOffset(map, target));
+    arrays[slot]?.setMaxRecoveryRate(maxRecoveryRate(segment));
+  });
 }
 
 function runOffset(map: LvMap, target: MirrorTarget): number {

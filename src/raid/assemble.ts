@@ -135,6 +135,7 @@ export function assemble(name: string, g: ArrayGeometry, metas: readonly LegMeta
   const sameChunk = (r: Rmeta) => r.bitmap.chunksize === g.regionSize;
   const oldRegions = (r: Rmeta) => bitmapRegions(r.bitmap.syncSize, r.bitmap.chunksize);
 
+  let grownFrom = regions;
   const legs = metas.map((m, i): LegPlan => {
     if (m.kind === "absent") return { state: "failed" };
     if (m.kind === "split") return { state: "split" };
@@ -160,8 +161,12 @@ export function assemble(name: string, g: ArrayGeometry, metas: readonly LegMeta
     }
     const n = Math.min(oldRegions(rmeta), regions);
     for (let r = 0; r < n; r++) if (bit(rmeta.bits, r)) setBit(bits, r);
-    // Regions past the old end: the LV grew while inactive; they were never synced.
-    for (let r = n; r < regions; r++) setBit(bits, r);
+    grownFrom = Math.min(grownFrom, n);
+  }
+  // Regions past the old end (lvextend): never synced, as dm-raid syncs the new part of a grown array.
+  for (let r = grownFrom; r < regions; r++) {
+    setBit(bits, r);
+    if (!nosync) setBit(resync, r);
   }
   // The in-sync legs themselves are resynced as md does it: the set bits at or past the resync offset, which
   // is MaxSector after a clean stop (the kernel keeps it so even while written; ulvm lowers it to 0 while

@@ -123,9 +123,11 @@ export class Raid1Array implements ExtendedDevice {
   private sweepTimer?: NodeJS.Timeout;
   private closing = false;
   private readonly opts: RaidOptions;
+  private maxRate: number;
 
   private constructor(opts: RaidOptions, devices: readonly LegDevices[], metas: readonly LegMeta[]) {
     this.opts = opts;
+    this.maxRate = opts.maxRecoveryRate ?? 0;
     this.path = opts.name;
     this.size = opts.size;
     this.g = { size: opts.size, regionSize: opts.regionSize, legs: devices.length };
@@ -210,6 +212,15 @@ export class Raid1Array implements ExtendedDevice {
       mismatchCount: this.mismatches,
       resyncedBytes: this.resynced,
     };
+  }
+
+  setMaxRecoveryRate(bytesPerSecond: number): void {
+    this.maxRate = bytesPerSecond;
+  }
+
+  /** Some leg has failed: a refresh re-assembles the array so that the leg, if it works again, catches up. */
+  get degraded(): boolean {
+    return this.legs.some((l) => l.state === "failed");
   }
 
   /** lvchange --syncaction. */
@@ -490,7 +501,6 @@ export class Raid1Array implements ExtendedDevice {
     this.action = action;
     this.position = 0;
     const started = Date.now();
-    const rate = this.opts.maxRecoveryRate ?? 0;
     let copied = 0;
     let lastCheckpoint = started;
     let next = 0;
@@ -501,6 +511,7 @@ export class Raid1Array implements ExtendedDevice {
         this.position = r;
         if (!this.wants(action, r)) continue;
         copied += await this.syncRegion(action, r, buf, compare);
+        const rate = this.maxRate;
         if (rate > 0) {
           const ahead = (copied / rate) * 1000 - (Date.now() - started);
           if (ahead > 0) await sleep(ahead);

@@ -76,3 +76,11 @@ test("a leg the freshest superblock marks failed, or that lags behind it, recove
   assert.deepEqual(assemble("x", geometry, [{ kind: "absent" }, m1], false).legs, [{ state: "failed" }, { state: "in-sync" }]);
   assert.throws(() => assemble("x", geometry, [{ kind: "absent" }, { kind: "split" }], false), /none of its images/);
 });
+
+test("a grown array (lvextend) syncs the new regions only", () => {
+  const { geometry, metas, regions } = kernelArray("vgclean");
+  const grown = { ...geometry, size: geometry.size * 2 };
+  const a = assemble("vgclean", grown, metas, false);
+  assert.deepEqual(setRegions(a.resync, regions * 2), Array.from({ length: regions }, (_, i) => regions + i));
+  assert.deepEqual(setRegions(assemble("vgclean", grown, metas, true).resync, regions * 2), []);
+});
