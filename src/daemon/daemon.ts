@@ -20,7 +20,7 @@ import { NbdServer } from "../nbd/server.ts";
 import type { NbdTls } from "../nbd/tls.ts";
 import { createNode, nodeHolder, removeNode, type DeviceNode, type NodePlaces } from "./device-node.ts";
 import { lvExport, servableMap } from "./lv-export.ts";
-import { openRaidArrays, pvIdsOf, raidSignature, retuneRaidArrays } from "./raid-lv.ts";
+import { openImageTracker, openRaidArrays, pvIdsOf, raidSignature, retuneRaidArrays, splitImageOf } from "./raid-lv.ts";
 import type { Raid1Array } from "../raid/raid1.ts";
 import type { VolumeGroup } from "../core/model/types.ts";
 import { readState, writeState, type ActiveEntry } from "./state.ts";
@@ -257,8 +257,7 @@ export class Daemon {
    * there are failed, as lvm's degraded activation maps them to error targets);
    * anything else needs all of them.
    */
-  private async openPvs(handle: VgHandle, loaded: LoadedVg, map: LvMap, lv: string): Promise<void> {
-    const raid = map.mirrors.length > 0;
+  private async openPvs(handle: VgHandle, loaded: LoadedVg, map: LvMap, lv: string, raid = map.mirrors.length > 0): Promise<void> {
     for (const id of pvIdsOf(map)) {
       const scanned = loaded.devices.get(id);
       if (!scanned) {
@@ -314,12 +313,15 @@ export class Daemon {
         await this.openPvs(handle, loaded, map, lv);
         const raid = await this.openArrays(handle, loaded.vg, lv, map);
         opened = raid.arrays;
+        const split = splitImageOf(loaded.vg, lv);
+        if (split) await this.openPvs(handle, loaded, split.meta, lv, true);
+        const tracker = split && (await openImageTracker(split, handle.durable, 1));
         // The arrays are replaced when the LV's legs change; the device asks for the current ones.
         let active: ActiveLv | undefined;
         const device = new LvDevice(`${this.opts.devDir}/${vgName}/${lv}`, map, handle.pvs, {
           mirrorDevice: (t) => (active ?? raid).arrays[t.slot],
         });
-        this.exports.add(lvExport(exportName(vgName, lv), device));
+        this.exports.add(lvExport(exportName(vgName, lv), device, tracker));
         active = { vg: vgName, lv, lvId: findLv(loaded.vg, lv)!.id, device, scope, ...raid };
         handle.lvs.set(lv, active);
         const made = await createNode(this.places, vgName, lv);

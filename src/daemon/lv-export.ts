@@ -7,9 +7,13 @@ import { LvmError } from "../core/errors.ts";
 import type { VolumeGroup } from "../core/model/types.ts";
 import type { LvDevice } from "../datapath/lv-device.ts";
 import { compileLv, type LvMap } from "../datapath/mapping.ts";
+import type { ImageTracker } from "../raid/tracked-image.ts";
 import { FastZeroUnsupportedError, type NbdExport, type WriteZeroesOptions } from "../nbd/export.ts";
 
-export function lvExport(name: string, dev: LvDevice): NbdExport {
+/** `tracker`: the LV is an image split off with --trackchanges, whose writes are recorded for the merge. */
+export function lvExport(name: string, dev: LvDevice, tracker?: ImageTracker): NbdExport {
+  const tracked = <T>(offset: number, length: number, io: () => Promise<T>): Promise<T> =>
+    tracker ? tracker.track(offset, length, io) : io();
   const durable = async (fua: boolean) => {
     if (fua) await dev.flush();
   };
@@ -23,17 +27,17 @@ export function lvExport(name: string, dev: LvDevice): NbdExport {
     canMultiConn: true,
     read: (buf, offset) => dev.read(buf, offset),
     async write(buf, offset, fua) {
-      await dev.write(buf, offset);
+      await tracked(offset, buf.length, () => dev.write(buf, offset));
       await durable(fua);
     },
     flush: () => dev.flush(),
     async trim(offset, length, fua) {
-      await dev.discard(offset, length);
+      await tracked(offset, length, () => dev.discard(offset, length));
       await durable(fua);
     },
     async writeZeroes(offset, length, opts: WriteZeroesOptions) {
       if (opts.fast && !dev.canZeroFast) throw new FastZeroUnsupportedError();
-      await dev.writeZeroes(offset, length);
+      await tracked(offset, length, () => dev.writeZeroes(offset, length));
       await durable(opts.fua);
     },
   };

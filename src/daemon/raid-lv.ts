@@ -10,6 +10,9 @@ import type { ExtendedDevice } from "../datapath/discard.ts";
 import { LvDevice } from "../datapath/lv-device.ts";
 import type { LvMap, MirrorTarget, SubLv } from "../datapath/mapping.ts";
 import { Raid1Array, type LegDevices, type Placement } from "../raid/raid1.ts";
+import { ImageTracker } from "../raid/tracked-image.ts";
+import { compileLv } from "../datapath/mapping.ts";
+import { subLvRoles } from "../core/model/relations.ts";
 
 /** 2 MiB: lvm's default region size, for metadata that gives none. */
 const DEFAULT_REGION = 2 << 20;
@@ -109,4 +112,28 @@ export function retuneRaidArrays(vg: VolumeGroup, lvName: string, map: LvMap, ar
 
 function runOffset(map: LvMap, target: MirrorTarget): number {
   return map.runs.find((r) => r.target === target)?.lvOffset ?? -1;
+}
+
+/** An image split off with --trackchanges: the map of its rmeta, and the array's geometry, to track its writes. */
+export function splitImageOf(vg: VolumeGroup, lvName: string): { meta: LvMap; size: number; regionSize: number } | undefined {
+  const lv = findLv(vg, lvName);
+  const role = subLvRoles(vg).get(lvName);
+  if (!lv?.status.includes("VISIBLE") || role?.kind !== "raid_image" || role.segment.type !== "raid1") return undefined;
+  const metaArea = role.segment.metaAreas[role.index];
+  if (metaArea?.kind !== "lv") return undefined;
+  return {
+    meta: compileLv(vg, metaArea.lv),
+    size: role.segment.extentCount * vg.extentSize * 512,
+    regionSize: (role.segment.regionSize ?? 0) * 512 || DEFAULT_REGION,
+  };
+}
+
+export function openImageTracker(
+  split: { meta: LvMap; size: number; regionSize: number },
+  durable: ReadonlyMap<string, ExtendedDevice>,
+  legs: number,
+): Promise<ImageTracker> | undefined {
+  const meta = place({ name: split.meta.lv, map: split.meta, offset: 0 }, durable);
+  if (!meta) return undefined;
+  return ImageTracker.open({ size: split.size, regionSize: split.regionSize, legs }, meta);
 }

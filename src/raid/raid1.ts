@@ -137,6 +137,8 @@ export class Raid1Array implements ExtendedDevice {
     for (const leg of this.legs) if (leg.state === "recovering" && leg.fullFrom === undefined) leg.delta = a.bits.slice();
     this.resync = a.resync;
     this.resyncLeft = 0;
+    // With one leg in sync there is nothing to resync it with; recovering legs copy the regions anyway.
+    if (this.legs.filter((l) => l.state === "in-sync").length < 2) a.resync.fill(0);
     for (let r = 0; r < this.regions; r++) if (bitOf(a.resync, r)) this.resyncLeft++;
     let failed = 0n;
     for (const leg of this.legs) if (leg.state === "failed" || (leg.state === "recovering" && !leg.fullFrom && leg.delta)) failed |= 1n << BigInt(leg.index);

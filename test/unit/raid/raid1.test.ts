@@ -15,17 +15,26 @@ interface Lab {
   data: MemoryDevice[];
   meta: MemoryDevice[];
   plans: FaultPlan[];
-  open(opts?: { nosync?: boolean; split?: number[]; events?: { msg: string; e: Record<string, unknown> }[] }): Promise<Raid1Array>;
+  /** Power cut: every device any array of this lab opened fails from now on, so nothing more reaches the media. */
+  cut(): void;
+  open(opts?: { nosync?: boolean; split?: number[]; rate?: number; events?: { msg: string; e: Record<string, unknown> }[] }): Promise<Raid1Array>;
 }
 
 function lab(legs: number, size = 8 * MiB): Lab {
   const data = Array.from({ length: legs }, (_, i) => new MemoryDevice(`d${i}`, size + MiB));
   const meta = Array.from({ length: legs }, (_, i) => new MemoryDevice(`m${i}`, 64 * 1024));
   const plans = data.map(() => new FaultPlan());
+  const opened: FaultyDevice[] = [];
+  const wrap = (dev: BlockDevice, plan?: FaultPlan) => {
+    const f = new FaultyDevice(dev, plan);
+    opened.push(f);
+    return f;
+  };
   return {
     data,
     meta,
     plans,
+    cut: () => opened.splice(0).forEach((f) => f.vanish()),
     open: (opts = {}) =>
       Raid1Array.open(
         {
@@ -33,6 +42,7 @@ function lab(legs: number, size = 8 * MiB): Lab {
           size,
           regionSize: REGION,
           nosync: opts.nosync,
+          maxRecoveryRate: opts.rate,
           sweepMs: 50,
           onEvent: (e, msg) => opts.events?.push({ msg, e }),
         },
@@ -40,8 +50,8 @@ function lab(legs: number, size = 8 * MiB): Lab {
           (d, i): LegDevices => ({
             name: `lv_rimage_${i}`,
             // Legs start 1 MiB in, as a rimage after its rmeta would.
-            data: { dev: new FaultyDevice(d, plans[i]), base: MiB },
-            meta: { dev: meta[i]!, base: 0 },
+            data: { dev: wrap(d, plans[i]), base: MiB },
+            meta: { dev: wrap(meta[i]!), base: 0 },
             split: opts.split?.includes(i),
           }),
         ),
@@ -242,4 +252,51 @@ test("concurrent writes during a resync never leave the legs different", async (
   await waitIdle(a);
   assert.deepEqual(legBytes(l, 1), legBytes(l, 0));
   await a.close();
+});
+
+test("split with tracking, writes on both sides, merge: exactly the union of the changed regions is copied", async () => {
+  const { ImageTracker } = await import("../../../src/raid/tracked-image.ts");
+  const l = lab(2);
+  const whole = await l.open({ nosync: true });
+  await whole.write(randomBytes(8 * MiB), 0);
+  await whole.close();
+  const origin = await l.open({ split: [1] });
+  assert.equal(origin.status().health, "A-");
+  const originRegions = [1, 5, 6];
+  for (const r of originRegions) await origin.write(randomBytes(4096), r * REGION + 8192);
+  const tracker = await ImageTracker.open({ size: 8 * MiB, regionSize: REGION, legs: 2 }, { dev: l.meta[1]!, base: 0 });
+  const imageRegions = [5, 20];
+  for (const r of imageRegions)
+    await tracker.track(r * REGION, 4096, () => l.data[1]!.write(randomBytes(4096), MiB + r * REGION));
+  assert.equal(tracker.count(), 2);
+  await new Promise((r) => setTimeout(r, 200));
+  await origin.close();
+  const merged = await l.open();
+  assert.equal(merged.status().health, "Aa");
+  await waitIdle(merged);
+  assert.equal(merged.status().resyncedBytes, 4 * REGION, "regions 1, 5, 6, 20");
+  assert.deepEqual(legBytes(l, 1), legBytes(l, 0));
+  await merged.close();
+  assert.equal(countSetBits(rmetaOf(l, 1).bits, 32), 0);
+});
+
+test("a merge interrupted by a crash finishes after restart", async () => {
+  const l = lab(2);
+  const whole = await l.open({ nosync: true });
+  await whole.close();
+  const origin = await l.open({ split: [1] });
+  for (let r = 0; r < 32; r += 2) await origin.write(randomBytes(REGION), r * REGION);
+  await origin.close();
+  const merging = await l.open({ rate: 4 * MiB });
+  assert.equal(merging.status().health, "Aa");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(merging.status().syncAction, "recover");
+  assert.ok(merging.status().syncBytes > 0, "the merge got somewhere before the crash");
+  l.cut();
+  const again = await l.open();
+  assert.equal(again.status().health, "Aa");
+  await waitIdle(again);
+  assert.deepEqual(legBytes(l, 1), legBytes(l, 0));
+  await again.close();
+  await assert.rejects(merging.close(), /EIO/, "its devices are gone");
 });
