@@ -18,7 +18,7 @@ import type { LoadedVg } from "../metadata/session.ts";
 import { ExportMap } from "../nbd/export.ts";
 import { NbdServer } from "../nbd/server.ts";
 import type { NbdTls } from "../nbd/tls.ts";
-import { createNode, nodeHolder, removeNode, type DeviceNode, type NodePlaces } from "./device-node.ts";
+import { createNode, nodeHolder, nodeSize, removeNode, type DeviceNode, type NodePlaces } from "./device-node.ts";
 import { lvExport, servableMap } from "./lv-export.ts";
 import { openImageTracker, openRaidArrays, pvIdsOf, raidSignature, retuneRaidArrays, splitImageOf } from "./raid-lv.ts";
 import type { Raid1Array } from "../raid/raid1.ts";
@@ -400,10 +400,28 @@ export class Daemon {
           await a.device.swapMap(map, handle.pvs);
         });
       if (lv.name !== a.lv) await this.rename(handle, a, lv.name);
+      else if (a.node && (await nodeSize(a.node).catch(() => map.size)) !== map.size) await this.resizeNode(a, warnings);
       this.opts.log.info({ lv: `${vgName}/${a.lv}`, size: map.size }, "refreshed");
     }
     await this.saveState();
     return { ok: true, warnings };
+  }
+
+  /**
+   * An NBD export cannot announce a new size to a connected client, so a node over one keeps the size it was
+   * made with: it is made again when nothing holds it, and otherwise keeps its size until re-activation.
+   */
+  private async resizeNode(a: ActiveLv, warnings: string[]): Promise<void> {
+    const node = a.node!;
+    if (await nodeHolder(node)) {
+      warnings.push(`WARNING: ${node.link} is in use and keeps its old size until ${a.vg}/${a.lv} is deactivated and activated again.`);
+      return;
+    }
+    await removeNode(node);
+    a.node = undefined;
+    const made = await createNode(this.places, a.vg, a.lv);
+    if ("node" in made) a.node = made.node;
+    else warnings.push(made.warning);
   }
 
   /** lvrename of an active LV: the export and the node follow the new name, as lvm renames the dm device. */

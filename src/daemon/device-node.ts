@@ -167,3 +167,9 @@ export async function nodeHolder(node: DeviceNode): Promise<"filesystem" | "open
   const mounted = mountinfo.split("\n").some((line) => line.split(" ")[2] === `${major}:${minor}`);
   return mounted ? "filesystem" : "open";
 }
+
+/** Bytes of the node's block device as the kernel sees it. */
+export async function nodeSize(node: DeviceNode): Promise<number> {
+  const name = node.device.split("/").pop()!;
+  return Number((await readFile(`/sys/class/block/${name}/size`, "utf8")).trim()) * 512;
+}

@@ -105,10 +105,10 @@ test("activation starts the daemon; nbdinfo lists the exports; attrs follow clie
   assert.equal(execFileSync("nbdinfo", ["--size", uri("lin")], { encoding: "utf8" }).trim(), String(48 << 20));
   assert.deepEqual(attr("lin"), ["-wi-a-----", "active", ""]);
 
-  // raid1 is refused clearly until the raid engine exists, and nothing is created.
-  const raid = ulvm("lvcreate", "-m1", "-L", "4m", "-n", "r", "vg");
-  assert.equal(raid.code, 5);
-  assert.equal(raid.stderr, "  Can't process LV vg/r: raid1 target support missing from kernel?\n  Failed to activate new LV vg/r.\n");
+  // raid1 is served by the raid engine, its legs on both PVs.
+  ok("lvcreate", "-m1", "--nosync", "-L", "4m", "-n", "r", "vg");
+  assert.equal(execFileSync("nbdinfo", ["--size", uri("r")], { encoding: "utf8" }).trim(), String(4 << 20));
+  ok("lvremove", "-f", "vg/r");
   assert.equal(ulvm("lvs", "vg/r").code, 5);
 });
 
@@ -157,6 +157,27 @@ test("ext4 through the device node survives deactivation and reactivation", () =
   } finally {
     execFileSync("umount", [mnt]);
   }
+});
+
+test("lvextend: an unused device node is made again with the new size; one in use keeps its size and says so", () => {
+  const node = join(devDir, "vg", "lin");
+  const nodeBytes = () => Number(execFileSync("blockdev", ["--getsize64", node], { encoding: "utf8" }).trim());
+  const lvBytes = () => Number(ok("lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_size", "vg/lin").stdout.trim());
+  execFileSync("mount", [node, mnt]);
+  const before = nodeBytes();
+  try {
+    const r = ok("lvextend", "-L", "+4M", "vg/lin");
+    assert.match(r.stderr, new RegExp(`WARNING: ${node} is in use and keeps its old size until vg/lin is deactivated and activated again.`));
+    assert.equal(nodeBytes(), before);
+  } finally {
+    execFileSync("umount", [mnt]);
+  }
+  ok("lvextend", "-L", "+4M", "vg/lin");
+  assert.equal(nodeBytes(), lvBytes());
+  assert.equal(nodeBytes(), before + (8 << 20));
+  execFileSync("e2fsck", ["-fp", node]);
+  execFileSync("resize2fs", [node], { stdio: "ignore" });
+  execFileSync("e2fsck", ["-fn", node]);
 });
 
 test("kill -9 under writes: every write acknowledged with a flush or FUA is there after a restart", async () => {
