@@ -4,7 +4,8 @@
  * writes it; commands commit and then tell it what changed. Requests that
  * change state run one at a time.
  */
-import { nodeNet, nodeReadline } from "../io/lazy-builtins.ts";
+import { nodeChildProcess, nodeNet, nodeReadline } from "../io/lazy-builtins.ts";
+import { readLvmConf } from "../config/lvm-conf.ts";
 import type { Server, Socket } from "node:net";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { LvmError } from "../core/errors.ts";
@@ -109,6 +110,8 @@ export class Daemon {
   private queue: Promise<unknown> = Promise.resolve();
   private stopping?: Promise<void>;
   private readonly clients = new Set<Socket>();
+  /** raid LVs (vg/lv) with a repair of raid_fault_policy running. */
+  private readonly repairing = new Set<string>();
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -270,8 +273,48 @@ export class Daemon {
   }
 
   private async openArrays(handle: VgHandle, vg: VolumeGroup, lv: string, map: LvMap): Promise<{ arrays: Raid1Array[]; signatures: string[] }> {
-    const arrays = await openRaidArrays(vg, lv, map, handle.pvs, handle.durable, this.opts.log);
+    const arrays = await openRaidArrays(vg, lv, map, handle.pvs, handle.durable, {
+      log: this.opts.log,
+      onLegFailed: (lvName, image) => void this.applyFaultPolicy(vg.name, lvName, image),
+    });
     return { arrays, signatures: map.mirrors.map((m) => raidSignature(vg, m)) };
+  }
+
+  /**
+   * What dmeventd does for a raid LV whose leg failed, by lvm.conf's activation/raid_fault_policy: "warn" logs
+   * it, "allocate" runs `lvconvert --repair` to replace the leg from free space. One repair per LV at a time.
+   */
+  private async applyFaultPolicy(vg: string, lv: string, image: string): Promise<void> {
+    const { log, systemDir, runDir, devDir } = this.opts;
+    const policy = await readLvmConf(systemDir).then(
+      (conf) => conf.string("activation/raid_fault_policy", "warn"),
+      (e) => {
+        log.error({ err: String(e) }, "lvm.conf unreadable; raid_fault_policy warn");
+        return "warn";
+      },
+    );
+    const name = `${vg}/${lv}`;
+    if (policy !== "allocate" || this.repairing.has(name)) {
+      log.warn({ lv: name, image, policy }, `Device ${image} of raid1 array ${name} has failed. Use 'lvconvert --repair ${name}' to replace it.`);
+      return;
+    }
+    const scope = this.vgs.get(vg)?.lvs.get(lv)?.scope;
+    const args = [...process.execArgv, process.argv[1]!, "lvconvert", "--repair", "-y", name];
+    if (scope?.devices.length) args.push("--devices", scope.devices.join(","));
+    if (scope?.devicesFile) args.push("--devicesfile", scope.devicesFile);
+    this.repairing.add(name);
+    log.warn({ lv: name, image, policy }, "raid_fault_policy allocate: repairing");
+    const child = nodeChildProcess().spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ULVM_SYSTEM_DIR: systemDir, ULVM_RUN_DIR: runDir, ULVM_DEV_DIR: devDir },
+    });
+    let output = "";
+    child.stdout!.on("data", (d) => (output += String(d)));
+    child.stderr!.on("data", (d) => (output += String(d)));
+    child.once("exit", (code) => {
+      this.repairing.delete(name);
+      (code === 0 ? log.info : log.error).call(log, { lv: name, code, output }, "lvconvert --repair finished");
+    });
   }
 
   private async closeArrays(a: ActiveLv): Promise<void> {

@@ -53,13 +53,18 @@ export interface RaidLog {
   info(obj: object, msg?: string): void;
 }
 
+export interface RaidHooks {
+  log: RaidLog;
+  onLegFailed(lv: string, image: string): void;
+}
+
 export async function openRaidArrays(
   vg: VolumeGroup,
   lvName: string,
   map: LvMap,
   pvs: ReadonlyMap<string, ExtendedDevice>,
   durable: ReadonlyMap<string, ExtendedDevice>,
-  log: RaidLog,
+  hooks: RaidHooks,
 ): Promise<Raid1Array[]> {
   const lv = findLv(vg, lvName)!;
   const arrays: Raid1Array[] = [];
@@ -83,7 +88,8 @@ export async function openRaidArrays(
             regionSize: target.regionSize || DEFAULT_REGION,
             nosync: lv.status.includes("NOTSYNCED"),
             maxRecoveryRate: maxRecoveryRate(segment),
-            onEvent: (e, msg) => log.info(e, msg),
+            onEvent: (e, msg) => hooks.log.info(e, msg),
+            onLegFailed: (image) => hooks.onLegFailed(lvName, image),
           },
           legs,
         ),

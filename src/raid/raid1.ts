@@ -65,6 +65,8 @@ export interface RaidOptions {
   /** Milliseconds between bitmap sweeps (md's daemon_sleep: 5 s). */
   sweepMs?: number;
   onEvent?(event: Record<string, unknown>, msg: string): void;
+  /** A leg failed and the failure is recorded (dmeventd's cue to apply raid_fault_policy). */
+  onLegFailed?(image: string): void;
 }
 
 interface Leg {
@@ -371,7 +373,10 @@ export class Raid1Array implements ExtendedDevice {
     leg.delta = undefined;
     this.state.failedDevices |= 1n << BigInt(leg.index);
     this.event({ leg: leg.name, err: String(error), health: this.health() }, "image failed");
-    leg.failure = this.commitSuperblocks().catch((e) => this.event({ err: String(e) }, "recording a failed image failed"));
+    leg.failure = this.commitSuperblocks().then(
+      () => this.opts.onLegFailed?.(leg.name),
+      (e) => this.event({ err: String(e) }, "recording a failed image failed"),
+    );
     return leg.failure;
   }
 
