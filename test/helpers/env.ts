@@ -143,6 +143,8 @@ export function makeEnv(): TestEnv {
           } catch {
             // already gone
           }
+          // The daemon takes its device nodes down on the way out: wait, or their mounts outlive the files.
+          for (let i = 0; i < 100 && existsSync(pidFile); i++) spawnSync("sleep", ["0.1"]);
         }
       }
       for (const dev of env.loops.splice(0)) spawnSync("losetup", ["-d", dev]);

@@ -5,12 +5,17 @@
  */
 import { spawnSync } from "node:child_process";
 import { openSync, readSync, closeSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { SECTOR_SIZE, scanLabel } from "../../src/core/format/label.ts";
 import { MDA_HEADER_SIZE, assembleMetadataText, decodeMdaHeader, metadataSpans } from "../../src/core/format/mda.ts";
 import { parseVgText } from "../../src/core/model/text.ts";
 import type { VolumeGroup } from "../../src/core/model/types.ts";
 
-export const ORACLE_DIR = process.env.ORACLE_DIR ?? "/work/shared/tools/kernel-oracle";
+/** shared/ sits next to the repository (../shared), in development and on CI. */
+const SHARED_ORACLE = fileURLToPath(new URL("../../../shared/tools/kernel-oracle", import.meta.url));
+export const ORACLE_DIR = process.env.ORACLE_DIR ?? (existsSync(SHARED_ORACLE) ? SHARED_ORACLE : "/work/shared/tools/kernel-oracle");
+/** run.sh behind a build of the oracle's kernel and initramfs when they are missing (CI starts without them). */
+const ORACLE_RUN = fileURLToPath(new URL("../../scripts/kernel-oracle.sh", import.meta.url));
 
 export function readAt(path: string, offset: number, length: number): Uint8Array {
   const buf = new Uint8Array(length);
@@ -77,8 +82,8 @@ export function lvLocation(ivg: ImageVg, lvName: string): { path: string; offset
 }
 
 /**
- * Boots the oracle on `script` with `images` attached; returns its output.
- * Throws on a non-zero status unless `allowFail`.
+ * Boots the oracle on `script` with `images` attached (building the oracle
+ * first if need be); returns its output. Throws on a non-zero status unless `allowFail`.
  */
 export function runOracle(
   script: string,
@@ -86,10 +91,8 @@ export function runOracle(
   env: Record<string, string> = {},
   allowFail = false,
 ): { status: number; output: string } {
-  const run = `${ORACLE_DIR}/run.sh`;
-  if (!existsSync(run)) throw new Error(`no kernel oracle at ${ORACLE_DIR}`);
-  const r = spawnSync(run, [script, ...images], {
-    env: { ...process.env, ORACLE_TIMEOUT: "900", ...env },
+  const r = spawnSync(ORACLE_RUN, [script, ...images], {
+    env: { ...process.env, ORACLE_DIR, ORACLE_TIMEOUT: "900", ...env },
     encoding: "utf8",
     maxBuffer: 64 << 20,
     stdio: ["ignore", "pipe", "inherit"],
