@@ -123,6 +123,7 @@ export class Raid1Array implements ExtendedDevice {
   private wake?: () => void;
   private loop?: Promise<void>;
   private sweepTimer?: NodeJS.Timeout;
+  private sweeping = false;
   private closing = false;
   private readonly opts: RaidOptions;
   private maxRate: number;
@@ -440,9 +441,28 @@ export class Raid1Array implements ExtendedDevice {
     return this.legs.every((l) => l.state === "in-sync");
   }
 
+  /**
+   * Clears the bits of regions left alone since the last sweep. The legs are flushed before the cleared bits
+   * are written: a write completed into the page cache of one leg but not yet on disk must not lose the bit
+   * that would resync it after a crash.
+   */
   private sweep(): void {
-    if (this.closing || !this.allInSync()) return;
-    if (this.log.sweep(this.clearable)) this.log.commit().catch((e) => this.event({ err: String(e) }, "bitmap sweep failed"));
+    if (this.closing || this.sweeping || !this.allInSync()) return;
+    const cleared = this.log.sweep(this.clearable);
+    if (cleared.length === 0) return;
+    this.sweeping = true;
+    const keep = () => cleared.forEach((r) => this.log.set(r));
+    this.flush()
+      .then(
+        // A leg that failed meanwhile needs these regions in its delta.
+        () => (this.allInSync() ? this.log.commit() : keep()),
+        (e) => {
+          keep();
+          throw e;
+        },
+      )
+      .catch((e) => this.event({ err: String(e) }, "bitmap sweep failed"))
+      .finally(() => (this.sweeping = false));
   }
 
   // ---- region locks -------------------------------------------------------

@@ -124,11 +124,11 @@ export class WriteIntentLog {
 
   /**
    * Clears the bits of regions not written since the last sweep, with no write
-   * in flight, that `clearable` allows. Returns whether any bit changed (the
-   * caller then commits).
+   * in flight, that `clearable` allows. Returns the regions cleared (the
+   * caller then commits, or sets them again if it cannot).
    */
-  sweep(clearable: (r: number) => boolean): boolean {
-    let changed = false;
+  sweep(clearable: (r: number) => boolean): number[] {
+    const cleared: number[] = [];
     for (let r = 0; r < this.regions; r++) {
       if (this.touched[r]) {
         this.touched[r] = 0;
@@ -136,10 +136,10 @@ export class WriteIntentLog {
       }
       if (this.pending[r] === 0 && has(this.span, r) && clearable(r)) {
         this.clear(r);
-        changed = true;
+        cleared.push(r);
       }
     }
-    return changed;
+    return cleared;
   }
 
   /** Clears bits now, whatever was written lately: for a clean stop, when every leg holds every write. */
