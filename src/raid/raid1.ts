@@ -553,6 +553,8 @@ export class Raid1Array implements ExtendedDevice {
     if (this.closing) return;
     this.position = this.regions;
     if (action === "recover") {
+      // What was copied must be on disk before a superblock calls the leg in sync.
+      await this.flush();
       for (const leg of this.legs)
         if (leg.state === "recovering") {
           leg.state = "in-sync";
@@ -567,8 +569,9 @@ export class Raid1Array implements ExtendedDevice {
     this.action = "idle";
   }
 
-  /** Records how far full recoveries got, so that a restart resumes there. */
-  private checkpoint(region: number): Promise<void> {
+  /** Records how far full recoveries got, so that a restart resumes there; the copies up to there are flushed first. */
+  private async checkpoint(region: number): Promise<void> {
+    await this.flush();
     for (const leg of this.legs)
       if (leg.state === "recovering" && leg.fullFrom !== undefined) {
         const done = Math.min(region, this.regions);
