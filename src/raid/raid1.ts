@@ -532,12 +532,20 @@ export class Raid1Array implements ExtendedDevice {
     let lastCheckpoint = started;
     let next = 0;
     this.event({ action }, "sync started");
+    /** Regions being copied: everything below the lowest is done. */
+    const busy = new Set<number>();
+    const done = () => Math.min(next, ...busy);
     const worker = async (buf: Uint8Array): Promise<void> => {
       while (!this.closing && next < this.regions) {
         const r = next++;
-        this.position = r;
         if (!this.wants(action, r)) continue;
-        copied += await this.syncRegion(action, r, buf, compare);
+        busy.add(r);
+        this.position = done();
+        try {
+          copied += await this.syncRegion(action, r, buf, compare);
+        } finally {
+          busy.delete(r);
+        }
         const rate = this.maxRate;
         if (rate > 0) {
           const ahead = (copied / rate) * 1000 - (Date.now() - started);
@@ -545,7 +553,7 @@ export class Raid1Array implements ExtendedDevice {
         }
         if (action === "recover" && Date.now() - lastCheckpoint > CHECKPOINT_MS) {
           lastCheckpoint = Date.now();
-          await this.checkpoint(Math.min(next, this.regions));
+          await this.checkpoint(done());
         }
       }
     };
