@@ -12,8 +12,9 @@ import { LvmError } from "../core/errors.ts";
 import { findLv } from "../core/model/relations.ts";
 import type { LvMap } from "../datapath/mapping.ts";
 import { LvDevice } from "../datapath/lv-device.ts";
-import type { ExtendedDevice } from "../datapath/discard.ts";
+import type { ExtendedDevice } from "../io/discard.ts";
 import { openBlockDevice } from "../io/file-device.ts";
+import { withSpaceOps } from "../io/space-device.ts";
 import { openSession } from "../metadata/open-session.ts";
 import type { LoadedVg } from "../metadata/session.ts";
 import { ExportMap } from "../nbd/export.ts";
@@ -267,7 +268,7 @@ export class Daemon {
         if (raid) continue;
         throw new LvmError(`Refusing activation of partial LV ${loaded.vg.name}/${lv}.  Use '--activationmode partial' to override.`);
       }
-      if (!handle.pvs.has(id)) handle.pvs.set(id, await openBlockDevice(scanned.device, { writable: true }));
+      if (!handle.pvs.has(id)) handle.pvs.set(id, await withSpaceOps(await openBlockDevice(scanned.device, { writable: true })));
       if (raid && !handle.durable.has(id)) handle.durable.set(id, await openBlockDevice(scanned.device, { writable: true, durable: true }));
     }
   }

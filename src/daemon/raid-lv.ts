@@ -6,7 +6,7 @@
 import type { ConfigEntry } from "../core/config/tree.ts";
 import { findLv } from "../core/model/relations.ts";
 import type { Segment, VolumeGroup } from "../core/model/types.ts";
-import type { ExtendedDevice } from "../datapath/discard.ts";
+import type { ExtendedDevice } from "../io/discard.ts";
 import { LvDevice } from "../datapath/lv-device.ts";
 import type { LvMap, MirrorTarget, SubLv } from "../datapath/mapping.ts";
 import { Raid1Array, type LegDevices, type Placement } from "../raid/raid1.ts";

@@ -5,7 +5,8 @@
  * requests keep the map they started on.
  */
 import type { BlockDevice } from "../io/block-device.ts";
-import { canDiscard, canZeroFast, discardOn, writeZeroesOn, type DiscardableDevice, type ExtendedDevice } from "./discard.ts";
+import { canDiscard, canZeroFast, discardOn, writeZeroesOn, type DiscardableDevice, type ExtendedDevice } from "../io/discard.ts";
+import { Slots } from "../io/slots.ts";
 import { forEachPiece, type Dest, type LvMap, type MirrorTarget } from "./mapping.ts";
 
 /**
@@ -51,26 +52,6 @@ function collect(pieces: Piece[], dest: Dest, offset: number, bufOffset: number,
 
 function ioError(code: "EIO" | "ENODEV", message: string): Error {
   return Object.assign(new Error(`${code}: ${message}`), { code });
-}
-
-/** FIFO counting semaphore; taking a free slot creates no promise. */
-class Slots {
-  private readonly waiters: (() => void)[] = [];
-  constructor(private free: number) {}
-
-  acquire(): Promise<void> | undefined {
-    if (this.free > 0) {
-      this.free--;
-      return undefined;
-    }
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
-  }
 }
 
 /** One installed map with the devices it resolves to, and the requests still using it. */

@@ -16,7 +16,7 @@
  */
 import { MAX_SECTOR, RMETA_BITMAP_OFFSET } from "../core/format/dmraid.ts";
 import { BITMAP_SUPERBLOCK_SIZE } from "../core/format/md-bitmap.ts";
-import type { ExtendedDevice } from "../datapath/discard.ts";
+import type { ExtendedDevice } from "../io/discard.ts";
 import type { RaidStatus, SyncAction } from "../daemon/protocol.ts";
 import {
   META_BLOCK,

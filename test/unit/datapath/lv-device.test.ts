@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { compileLv, type MirrorTarget } from "../../../src/datapath/mapping.ts";
 import { LvDevice, type MirrorDeviceFactory } from "../../../src/datapath/lv-device.ts";
-import type { ExtendedDevice } from "../../../src/datapath/discard.ts";
+import type { ExtendedDevice } from "../../../src/io/discard.ts";
 import type { BlockDevice } from "../../../src/io/block-device.ts";
 import { MemoryDevice } from "../../../src/io/memory-device.ts";
 import type { VolumeGroup } from "../../../src/core/model/types.ts";

@@ -3,7 +3,7 @@
  * fallocate, so a plain file or block device offers neither: zeroing falls back
  * to writing zeroes, and discard, being advisory, to doing nothing.
  */
-import type { BlockDevice } from "../io/block-device.ts";
+import type { BlockDevice } from "./block-device.ts";
 
 export interface DiscardableDevice {
   /** The range may read back as anything afterwards (usually zeroes). */

@@ -1,0 +1,29 @@
+/** A FIFO counting semaphore: bounds how many operations run at once. Taking a free slot creates no promise. */
+export class Slots {
+  private readonly waiters: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  acquire(): Promise<void> | undefined {
+    if (this.free > 0) {
+      this.free--;
+      return undefined;
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const wait = this.acquire();
+    if (wait) await wait;
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+}
