@@ -6,8 +6,7 @@ import { nodeNet, nodeChildProcess } from "../io/lazy-builtins.ts";
 import { mkdirSync, openSync, closeSync } from "node:fs";
 import { LvmError } from "../core/errors.ts";
 import type { LogicalVolume } from "../core/model/types.ts";
-import type { ActivationMap } from "../core/report/view.ts";
-import { activationKey } from "../core/report/view.ts";
+import { activationKey, makePercent, type ActivationInfo, type ActivationMap } from "../core/report/view.ts";
 import { controlSocket, logFile, type LvStatus, type Reply, type Request } from "../daemon/protocol.ts";
 import type { CommandContext, Environment } from "./context.ts";
 
@@ -92,10 +91,32 @@ export async function activeLvs(env: Environment): Promise<LvStatus[]> {
   return reply?.ok ? (reply.active ?? []) : [];
 }
 
+/**
+ * What lvs reads of an LV the daemon lists, as lvm reads dm's info and status.
+ * The sync ratio is in sectors, as dm-raid gives it, and gets libdm's
+ * correction: while some but not all legs are still 'a', a full ratio with
+ * the array idle or recovering is one sector short, so that it does not
+ * show 100% before the kernel has started the recovery it owes.
+ */
+export function activationInfo(status: LvStatus): ActivationInfo {
+  const info: ActivationInfo = { active: true, open: status.openCount > 0 };
+  const raid = status.raid;
+  if (!raid) return info;
+  const total = Math.floor(raid.size / 512);
+  let inSync = Math.floor(raid.syncBytes / 512);
+  const recovering = [...raid.health].filter((c) => c === "a").length;
+  if (inSync === total && recovering > 0 && recovering < raid.health.length && (raid.syncAction === "idle" || raid.syncAction === "recover"))
+    inSync--;
+  return { ...info, syncPercent: makePercent(inSync, total), syncAction: raid.syncAction, mismatchCount: raid.mismatchCount, health: raid.health };
+}
+
+/** Live state of the LVs the daemon lists; makeVgView derives their sub-LVs'. */
+export function activationMapOf(statuses: LvStatus[]): ActivationMap {
+  return new Map(statuses.map((s) => [activationKey(s.vg, s.lv), activationInfo(s)]));
+}
+
 export async function activationMap(env: Environment): Promise<ActivationMap> {
-  const map: ActivationMap = new Map();
-  for (const s of await activeLvs(env)) map.set(activationKey(s.vg, s.lv), { active: true, open: s.openCount > 0 });
-  return map;
+  return activationMapOf(await activeLvs(env));
 }
 
 /** After a commit that changed a VG: the daemon, if any runs, swaps the maps of its active LVs. */

@@ -3,8 +3,7 @@
  * its legs placed on the VG's open PVs (rmetas on the PVs' durable handles),
  * with what the metadata says of the LV (--nosync, recovery rate, split images).
  */
-import type { ConfigEntry } from "../core/config/tree.ts";
-import { findLv } from "../core/model/relations.ts";
+import { findLv, segExtraInt } from "../core/model/relations.ts";
 import type { Segment, VolumeGroup } from "../core/model/types.ts";
 import type { ExtendedDevice } from "../io/discard.ts";
 import { LvDevice } from "../datapath/lv-device.ts";
@@ -36,11 +35,6 @@ function place(sub: SubLv, pvs: ReadonlyMap<string, ExtendedDevice>): Placement 
   const only = runs.length === 1 ? runs[0]!.target : undefined;
   if (only?.kind === "pv") return { dev: pvs.get(only.pv)!, base: only.pvOffset + sub.offset };
   return { dev: new LvDevice(sub.name, sub.map, pvs), base: sub.offset };
-}
-
-function intExtra(extra: readonly ConfigEntry[], key: string): number | undefined {
-  for (const e of extra) if (e.kind === "value" && e.key === key && e.value.type === "int") return e.value.value;
-  return undefined;
 }
 
 /** What identifies a raid1 segment's layout: a change in it means re-assembling the array. */
@@ -104,7 +98,7 @@ export async function openRaidArrays(
 
 /** lvm's max_recovery_rate, KiB/s per device, as bytes/s; 0: unlimited. */
 function maxRecoveryRate(segment: Segment | undefined): number {
-  return (segment ? intExtra(segment.extra, "max_recovery_rate") ?? 0 : 0) * 1024;
+  return (segExtraInt(segment, "max_recovery_rate") ?? 0) * 1024;
 }
 
 /** Settings an active array takes without re-assembly (lvchange --maxrecoveryrate). */

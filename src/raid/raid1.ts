@@ -87,7 +87,8 @@ const SYNC_DEPTH = 4;
 const SYNC_CHUNK = 1 << 20;
 /** How often a full recovery records how far it got. */
 const CHECKPOINT_MS = 2000;
-const PAGE = 4096;
+/** md compares in resync blocks of 64 KiB and counts a whole block's sectors when any byte differs. */
+const COMPARE_BLOCK = 64 * 1024;
 
 function ioError(message: string): Error {
   return Object.assign(new Error(`EIO: ${message}`), { code: "EIO" });
@@ -124,6 +125,8 @@ export class Raid1Array implements ExtendedDevice {
   private loop?: Promise<void>;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping = false;
+  /** Cuts a throttling pause short when the rate changes. */
+  private rateChanged?: () => void;
   private closing = false;
   private readonly opts: RaidOptions;
   private maxRate: number;
@@ -221,6 +224,7 @@ export class Raid1Array implements ExtendedDevice {
 
   setMaxRecoveryRate(bytesPerSecond: number): void {
     this.maxRate = bytesPerSecond;
+    this.rateChanged?.();
   }
 
   /** Some leg has failed: a refresh re-assembles the array so that the leg, if it works again, catches up. */
@@ -231,6 +235,11 @@ export class Raid1Array implements ExtendedDevice {
   /** lvchange --syncaction. */
   requestScrub(kind: "check" | "repair"): void {
     this.scrub = kind;
+    // As md, the action shows at once; the loop starts it when it is free.
+    if (this.action === "idle") {
+      this.action = kind;
+      this.position = 0;
+    }
     this.wake?.();
   }
 
@@ -493,17 +502,18 @@ export class Raid1Array implements ExtendedDevice {
   // ---- the sync loop ------------------------------------------------------
 
   private async syncLoop(): Promise<void> {
-    const buffers = Array.from({ length: SYNC_DEPTH }, () => new Uint8Array(Math.min(SYNC_CHUNK, this.g.regionSize)));
-    const compare = new Uint8Array(Math.min(SYNC_CHUNK, this.g.regionSize));
+    const chunk = Math.min(SYNC_CHUNK, this.g.regionSize);
+    // Per worker: the chunk read from the source, and one to compare it with.
+    const buffers = Array.from({ length: SYNC_DEPTH }, () => ({ data: new Uint8Array(chunk), other: new Uint8Array(chunk) }));
     while (!this.closing) {
       try {
-        if (this.resyncLeft > 0 && this.primary()) await this.pass("resync", buffers, compare);
-        else if (this.legs.some((l) => l.state === "recovering") && this.primary()) await this.pass("recover", buffers, compare);
+        if (this.resyncLeft > 0 && this.primary()) await this.pass("resync", buffers);
+        else if (this.legs.some((l) => l.state === "recovering") && this.primary()) await this.pass("recover", buffers);
         else if (this.scrub && this.primary()) {
           const kind = this.scrub;
           this.scrub = undefined;
           this.mismatches = 0;
-          await this.pass(kind, buffers, compare);
+          await this.pass(kind, buffers);
         } else {
           await new Promise<void>((resolve) => (this.wake = resolve));
           this.wake = undefined;
@@ -524,7 +534,7 @@ export class Raid1Array implements ExtendedDevice {
     return true;
   }
 
-  private async pass(action: SyncAction, buffers: Uint8Array[], compare: Uint8Array): Promise<void> {
+  private async pass(action: SyncAction, buffers: { data: Uint8Array; other: Uint8Array }[]): Promise<void> {
     this.action = action;
     this.position = 0;
     const started = Date.now();
@@ -535,21 +545,21 @@ export class Raid1Array implements ExtendedDevice {
     /** Regions being copied: everything below the lowest is done. */
     const busy = new Set<number>();
     const done = () => Math.min(next, ...busy);
-    const worker = async (buf: Uint8Array): Promise<void> => {
+    const worker = async (buf: { data: Uint8Array; other: Uint8Array }): Promise<void> => {
       while (!this.closing && next < this.regions) {
         const r = next++;
         if (!this.wants(action, r)) continue;
         busy.add(r);
         this.position = done();
         try {
-          copied += await this.syncRegion(action, r, buf, compare);
+          copied += await this.syncRegion(action, r, buf.data, buf.other);
         } finally {
           busy.delete(r);
         }
         const rate = this.maxRate;
         if (rate > 0) {
           const ahead = (copied / rate) * 1000 - (Date.now() - started);
-          if (ahead > 0) await sleep(ahead);
+          if (ahead > 0) await this.throttle(ahead);
         }
         if (action === "recover" && Date.now() - lastCheckpoint > CHECKPOINT_MS) {
           lastCheckpoint = Date.now();
@@ -575,6 +585,23 @@ export class Raid1Array implements ExtendedDevice {
     }
     this.event({ action, ms: Date.now() - started, health: this.health(), mismatches: this.mismatches }, "sync finished");
     this.action = "idle";
+  }
+
+  /** Waits `ms`, or less when the rate changes or the array stops. */
+  private throttle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.rateChanged === done) this.rateChanged = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      const previous = this.rateChanged;
+      this.rateChanged = () => {
+        previous?.();
+        done();
+      };
+    });
   }
 
   /** Records how far full recoveries got, so that a restart resumes there; the copies up to there are flushed first. */
@@ -616,9 +643,9 @@ export class Raid1Array implements ExtendedDevice {
               await this.legFailed(leg, e);
               continue;
             }
-            const differing = differingPages(chunk, other);
+            const differing = differingSectors(chunk, other);
             if (differing === 0) continue;
-            this.mismatches += differing * (PAGE / SECTOR);
+            this.mismatches += differing;
             if (action === "check") continue;
           }
           try {
@@ -658,6 +685,7 @@ export class Raid1Array implements ExtendedDevice {
     this.closing = true;
     clearInterval(this.sweepTimer);
     this.wake?.();
+    this.rateChanged?.();
     await this.loop;
     await this.flush().catch((e) => this.event({ err: String(e) }, "flush at stop failed"));
     if (this.allInSync()) this.log.clearAll(this.clearable);
@@ -669,12 +697,12 @@ export class Raid1Array implements ExtendedDevice {
   }
 }
 
-/** 4 KiB pages that differ between two equally long buffers. */
-function differingPages(a: Uint8Array, b: Uint8Array): number {
+/** Sectors of the compare blocks that differ between two equally long buffers, counted as md counts them. */
+function differingSectors(a: Uint8Array, b: Uint8Array): number {
   let n = 0;
-  for (let at = 0; at < a.length; at += PAGE) {
-    const end = Math.min(a.length, at + PAGE);
-    if (Buffer.compare(a.subarray(at, end), b.subarray(at, end)) !== 0) n++;
+  for (let at = 0; at < a.length; at += COMPARE_BLOCK) {
+    const end = Math.min(a.length, at + COMPARE_BLOCK);
+    if (Buffer.compare(a.subarray(at, end), b.subarray(at, end)) !== 0) n += (end - at) / SECTOR;
   }
   return n;
 }

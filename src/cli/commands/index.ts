@@ -41,6 +41,7 @@ export const handlers: Record<string, CommandHandler> = {
   lvresize: lazy(() => import("./lvresize.ts")),
   lvmdevices: lazy(() => import("./lvmdevices.ts")),
   lvchange: lazy(() => import("./lvchange.ts")),
+  lvconvert: lazy(() => import("./lvconvert.ts")),
   vgchange: lazy(() => import("./vgchange.ts")),
   daemon: lazy(() => import("./daemon.ts")),
 };

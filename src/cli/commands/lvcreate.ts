@@ -15,8 +15,8 @@ import { EXIT, LvmError } from "../../core/errors.ts";
 import { generateId } from "../../core/format/id.ts";
 import { isValidName, reservedLvNamePart } from "../../core/model/names.ts";
 import { findLv, isVisible } from "../../core/model/relations.ts";
-import type { AllocPolicy, LogicalVolume, VolumeGroup } from "../../core/model/types.ts";
-import { allocateLv, stripeParams, type CreateRequest } from "../../core/alloc/lv.ts";
+import type { AllocPolicy, LogicalVolume, Segment, VolumeGroup } from "../../core/model/types.ts";
+import { allocateLv, stripeParams, type CreateRequest, type NewLvStamp } from "../../core/alloc/lv.ts";
 import { createExtentsFromPercent, extentsFromSize } from "../../core/alloc/sizes.ts";
 import { buildPvList, type PvArg, type PvListEntry } from "../../core/alloc/pv-map.ts";
 import { openBlockDevice } from "../../io/file-device.ts";
@@ -77,8 +77,11 @@ function generateLvName(vg: VolumeGroup): string {
   return `lvol${high + 1}`;
 }
 
-/** The command line's PVs (`/dev/sdb:0-99`) as the allocator's PV list, with lvm's warnings. */
-export function pvListFromArgs(ctx: CommandContext, session: Session, vg: VolumeGroup, args: string[]): PvListEntry[] | undefined {
+/**
+ * The command line's PVs (`/dev/sdb:0-99`) as the allocator's PV list, with lvm's warnings;
+ * `allocatableOnly` as buildPvList's (false for the PVs of lvchange --rebuild).
+ */
+export function pvListFromArgs(ctx: CommandContext, session: Session, vg: VolumeGroup, args: string[], allocatableOnly = true): PvListEntry[] | undefined {
   if (!args.length) return undefined;
   const pvArgs: PvArg[] = args.map((arg) => {
     const colon = arg.indexOf(":");
@@ -86,13 +89,51 @@ export function pvListFromArgs(ctx: CommandContext, session: Session, vg: Volume
     const pvId = session.findPv(name)?.pvId;
     return { name, pvId, rangeSpec: colon < 0 ? undefined : arg.slice(colon) };
   });
-  const { list, warnings } = buildPvList(vg, pvArgs);
+  const { list, warnings } = buildPvList(vg, pvArgs, allocatableOnly);
   warnings.forEach((w) => ctx.warn(w));
   return list;
 }
 
+/** A raid segment's recovery rates, KiB/s per device; 0 (or none) is no limit. */
+export interface RecoveryRates {
+  min?: number;
+  max?: number;
+}
+
+/**
+ * --minrecoveryrate/--maxrecoveryrate as lvm stores them: the size's sectors,
+ * saturated to 32 bits as lvm's arg_uint_value gives them, halved into KiB.
+ */
+export function recoveryRateArgs(ctx: CommandContext): RecoveryRates {
+  const kib = (option: string) => {
+    const v = ctx.opt<SizeValue>(option);
+    return v && Math.floor(Math.min(v.sectors, 0xffffffff) / 2);
+  };
+  return { min: kib("minrecoveryrate"), max: kib("maxrecoveryrate") };
+}
+
+export const RECOVERY_RATES_INVALID = "Minimum recovery rate cannot be higher than maximum.";
+
+/** Sets the rates given on a raid segment; lvm writes a rate only when it is not 0. */
+export function setRecoveryRates(seg: Segment, rates: RecoveryRates): void {
+  for (const [key, value] of [["min_recovery_rate", rates.min], ["max_recovery_rate", rates.max]] as const) {
+    if (value === undefined) continue;
+    seg.extra = seg.extra.filter((e) => !(e.kind === "value" && e.key === key));
+    if (value) seg.extra.push({ kind: "value", key, value: { type: "int", value } });
+  }
+}
+
 /** Writes zeros over the first 4 KiB of each LV, where its logical extent 0 lies. */
-async function zeroLvStarts(loaded: LoadedVg, vg: VolumeGroup, lvs: LogicalVolume[]): Promise<void> {
+/** When, where and with which ids new LVs are made now. */
+export function newLvStamp(): NewLvStamp {
+  return {
+    creationTime: Math.floor(Date.now() / 1000),
+    creationHost: hostname(),
+    newId: () => generateId((n) => new Uint8Array(randomBytes(n))),
+  };
+}
+
+export async function zeroLvStarts(loaded: LoadedVg, vg: VolumeGroup, lvs: LogicalVolume[]): Promise<void> {
   for (const lv of lvs) {
     const area = lv.segments[0]?.areas[0];
     if (area?.kind !== "pv") continue;
@@ -119,6 +160,7 @@ interface Params {
   mirrors: number;
   regionSize?: number;
   nosync: boolean;
+  recoveryRates: RecoveryRates;
   alloc: AllocPolicy;
   tags: string[];
   zero: boolean;
@@ -216,6 +258,10 @@ function readParams(ctx: CommandContext): Params {
   }
   if (raid && mirrors > RAID1_MAX_IMAGES) throw usageError(`Only up to ${RAID1_MAX_IMAGES} mirrors in raid1 supported currently.`);
   if (raid && stripes > 1) throw usageError("Stripes argument cannot be used with segment type, raid1");
+  // _read_raid_params
+  const recoveryRates = recoveryRateArgs(ctx);
+  // Unlike lvchange's, this check takes a maximum left out as 0: a minimum alone is refused.
+  if ((recoveryRates.min ?? 0) > (recoveryRates.max ?? 0)) throw usageError(RECOVERY_RATES_INVALID);
   if (type === "linear" && stripes > 1) throw usageError("Cannot use stripes with linear type.");
 
   const contiguous = ctx.opt<boolean>("contiguous") ?? false;
@@ -251,6 +297,7 @@ function readParams(ctx: CommandContext): Params {
     mirrors,
     regionSize: ctx.opt<SizeValue>("regionsize")?.sectors,
     nosync: ctx.has("nosync"),
+    recoveryRates,
     alloc,
     tags: ctx.all<string>("addtag"),
     zero,
@@ -306,9 +353,7 @@ async function create(ctx: CommandContext): Promise<number> {
     alloc: p.alloc,
     approx,
     nosync: p.nosync,
-    creationTime: Math.floor(Date.now() / 1000),
-    creationHost: hostname(),
-    newId: () => generateId((n) => new Uint8Array(randomBytes(n))),
+    ...newLvStamp(),
   };
   // _vg_check_features comes right after the name check allocateLv makes first.
   if (vg.maxLv && vg.lvs.filter(isVisible).length >= vg.maxLv && !findLv(vg, name))
@@ -316,6 +361,7 @@ async function create(ctx: CommandContext): Promise<number> {
   const created = noted(ctx, (notes) => allocateLv(vg, request, notes));
 
   const [top, ...subs] = created as [LogicalVolume, ...LogicalVolume[]];
+  if (p.type === "raid1") setRecoveryRates(top.segments[0]!, p.recoveryRates);
   top.tags = [...new Set(p.tags)];
   if (p.readOnly) top.status = top.status.filter((s) => s !== "WRITE");
   top.flags = p.flags;

@@ -128,3 +128,9 @@ export function pvFreeExtents(vg: VolumeGroup, pvId: string, usage = pvUsage(vg)
 export function isPvMissing(vg: VolumeGroup, pvId: string): boolean {
   return vg.pvs.find((p) => p.id === pvId)?.flags.includes("MISSING") ?? false;
 }
+
+/** Integer entries LVM keeps on segments that ulvm does not model (writebehind, recovery rates, data_copies). */
+export function segExtraInt(seg: Segment | undefined, key: string): number | undefined {
+  const entry = seg?.extra.find((e) => e.kind === "value" && e.key === key);
+  return entry?.kind === "value" && entry.value.type === "int" ? entry.value.value : undefined;
+}

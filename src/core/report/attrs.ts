@@ -49,7 +49,8 @@ export function isWritable(lv: LogicalVolume): boolean {
 export const isRaid = (lv: LogicalVolume): boolean => lv.segments.some(isRaidSeg);
 export const isMirror = (lv: LogicalVolume): boolean => lv.segments.some((s) => s.type === "mirror");
 const isPvmove = (lv: LogicalVolume): boolean => hasStatus(lv, "PVMOVE");
-const isVirtual = (lv: LogicalVolume): boolean => lv.segments.some(isVirtualSeg);
+/** lv_is_virtual: an error, zero or free segment (a raid leg vgreduce --removemissing --force replaced). */
+export const isVirtual = (lv: LogicalVolume): boolean => lv.segments.some(isVirtualSeg);
 
 function roleKind(view: VgView, lv: LogicalVolume): string | undefined {
   return view.roles.get(lv.name)?.kind;

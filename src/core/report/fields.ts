@@ -4,7 +4,7 @@
  * that computes its value for a row.
  */
 import type { LogicalVolume, PhysicalVolume, Segment } from "../model/types.ts";
-import { isVisible, lvExtents, pvFreeExtents } from "../model/relations.ts";
+import { isVisible, lvExtents, pvFreeExtents, segExtraInt } from "../model/relations.ts";
 import { formatId } from "../format/id.ts";
 import { formatFixed, formatSize, type Units } from "./units.ts";
 import {
@@ -94,11 +94,14 @@ function list(items: string[], sorted: boolean, delimiter = ","): Value {
   return { text, sort: text, items: byCode };
 }
 
-/** dm_percent_t from a percentage, as dm_make_percent rounds it (0 and 100 only when exact). */
+/**
+ * dm_percent_t (millionths of a percent) of a live percent: makePercent made it
+ * whole millionths, so rounding recovers them exactly; 0 and 100 only when exact.
+ */
 function dmPercent(percent: number): number {
   if (percent <= 0) return 0;
   if (percent >= 100) return 100_000_000;
-  return Math.min(Math.max(Math.trunc(percent * 1_000_000), 1), 99_999_999);
+  return Math.min(Math.max(Math.round(percent * 1_000_000), 1), 99_999_999);
 }
 
 /** dm_report_field_percent: "%.2f" of dm_percent_to_round_float, computed in single precision as libdm does. */
@@ -126,12 +129,6 @@ function areaLen(seg: Segment): number {
 function segTypeName(seg: Segment): string {
   if (seg.type === "striped") return seg.areas.length === 1 ? "linear" : "striped";
   return seg.type;
-}
-
-/** Integer entries LVM keeps on segments that ulvm does not model (writebehind, recovery rates, data_copies). */
-function segExtraInt(seg: Segment | undefined, key: string): number | undefined {
-  const entry = seg?.extra.find((e) => e.kind === "value" && e.key === key);
-  return entry?.kind === "value" && entry.value.type === "int" ? entry.value.value : undefined;
 }
 
 function parityDevs(seg: Segment): number {

@@ -4,7 +4,7 @@
  * and the live device-mapper state a daemon reports for each LV.
  */
 import type { LogicalVolume, PhysicalVolume, Segment, VolumeGroup } from "../model/types.ts";
-import { pvFreeRuns, pvUsage, subLvRoles, type PvExtentUse, type SubLvRole } from "../model/relations.ts";
+import { isVisible, pvFreeRuns, pvUsage, subLvRoles, type PvExtentUse, type SubLvRole } from "../model/relations.ts";
 import type { LoadedVg, ScannedPv } from "../../metadata/session.ts";
 
 /** Device-mapper state of one LV, as the activation daemon reports it. */
@@ -13,7 +13,7 @@ export interface ActivationInfo {
   active: boolean;
   /** The device is open (mounted, or held by a raid/mirror above it). */
   open: boolean;
-  /** raid/mirror: percent in sync (0..100). */
+  /** raid/mirror: percent in sync (0..100), as `makePercent` gives it. */
   syncPercent?: number;
   /** raid: idle, resync, recover, check, repair, frozen, reshape. */
   syncAction?: string;
@@ -60,6 +60,40 @@ export function activationKey(vgName: string, lvName: string): string {
   return `${vgName}/${lvName}`;
 }
 
+/**
+ * libdm's dm_make_percent of a ratio, as a percent: 0 and 100 only when nothing
+ * or everything is in sync, otherwise a whole number of millionths between them.
+ */
+export function makePercent(numerator: number, denominator: number): number {
+  if (!denominator || numerator === denominator) return 100;
+  if (!numerator) return 0;
+  const millionths = Math.trunc(100_000_000 * (numerator / denominator));
+  return Math.min(Math.max(millionths, 1), 99_999_999) / 1_000_000;
+}
+
+/**
+ * The live state of every LV of a VG from the daemon's entries, which name only
+ * the LVs it activated. A sub-LV is a device-mapper device of its own in LVM:
+ * active whenever the LV above it is, and held open by that LV's table. The
+ * exception is a raid image split off with --trackchanges: the raid table has
+ * "- -" in its place, so the image is active only as an LV of its own, and its
+ * rmeta, left active beside it, is no longer held.
+ */
+function liveState(vg: VolumeGroup, lvs: Map<string, LogicalVolume>, roles: Map<string, SubLvRole>, activation: ActivationMap | undefined) {
+  const own = (name: string) => activation?.get(activationKey(vg.name, name));
+  const state = (lv: LogicalVolume): ActivationInfo | undefined => {
+    const role = roles.get(lv.name);
+    if (!role || !state(role.parent)?.active) return own(lv.name);
+    // The image of this sub-LV's leg (itself, unless it is the leg's rmeta).
+    const leg = role.kind === "raid_meta" ? role.segment.areas[role.index] : undefined;
+    const image = leg ? (leg.kind === "lv" ? lvs.get(leg.lv) : undefined) : lv;
+    if (!image || !isVisible(image)) return { active: true, open: true };
+    if (image === lv) return own(lv.name);
+    return { active: own(image.name)?.active ?? false, open: false };
+  };
+  return state;
+}
+
 /** The LVs an LV's segments reference (images, metadata LVs, mirror log). */
 function lvDependencies(seg: Segment): string[] {
   const names: string[] = [];
@@ -92,18 +126,34 @@ export function makeVgView(loaded: LoadedVg, activation: ActivationMap | undefin
   };
   vg.lvs.forEach(isPartial);
   const usage = pvUsage(vg);
+  const roles = subLvRoles(vg);
   return {
     vg,
     orphan: false,
     devices,
     lvs,
-    roles: subLvRoles(vg),
+    roles,
     usage,
     free: pvFreeRuns(vg, usage),
     missing,
     partial,
-    activation: (lv) => activation?.get(activationKey(vg.name, lv.name)),
+    activation: liveState(vg, lvs, roles, activation),
   };
+}
+
+/**
+ * LVs whose live table still maps extents onto a PV that is now missing, in VG
+ * order: lvm warns of each when it checks the devices active LVs use against
+ * the PVs it found ("Couldn't find all devices for LV ... while checking used
+ * and assumed devices"). Only LVs with extents on PVs themselves: a raid LV
+ * uses its sub-LVs. (An LV activated with the PV already missing has its
+ * extents there mapped to error devices by lvm and no warning; the daemon's
+ * status does not tell that case apart.)
+ */
+export function activeOnMissingPvs(view: VgView): LogicalVolume[] {
+  return view.vg.lvs.filter(
+    (lv) => view.activation(lv)?.active && lv.segments.some((seg) => seg.areas.some((a) => a.kind === "pv" && view.missing.has(a.pvId))),
+  );
 }
 
 const EMPTY_VG: VolumeGroup = {
