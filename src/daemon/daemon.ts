@@ -15,6 +15,7 @@ import { LvDevice } from "../datapath/lv-device.ts";
 import type { ExtendedDevice } from "../io/discard.ts";
 import { openBlockDevice } from "../io/file-device.ts";
 import { withSpaceOps } from "../io/space-device.ts";
+import { watchBacking } from "../io/watched-device.ts";
 import { openSession } from "../metadata/open-session.ts";
 import type { LoadedVg } from "../metadata/session.ts";
 import { ExportMap } from "../nbd/export.ts";
@@ -268,8 +269,9 @@ export class Daemon {
         if (raid) continue;
         throw new LvmError(`Refusing activation of partial LV ${loaded.vg.name}/${lv}.  Use '--activationmode partial' to override.`);
       }
-      if (!handle.pvs.has(id)) handle.pvs.set(id, await withSpaceOps(await openBlockDevice(scanned.device, { writable: true })));
-      if (raid && !handle.durable.has(id)) handle.durable.set(id, await openBlockDevice(scanned.device, { writable: true, durable: true }));
+      const open = async (durable: boolean) => watchBacking(await openBlockDevice(scanned.device, { writable: true, durable }));
+      if (!handle.pvs.has(id)) handle.pvs.set(id, await withSpaceOps(await open(false)));
+      if (raid && !handle.durable.has(id)) handle.durable.set(id, await open(true));
     }
   }
 

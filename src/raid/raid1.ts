@@ -354,7 +354,9 @@ export class Raid1Array implements ExtendedDevice {
         await this.legFailed(leg, e);
         continue;
       }
-      if (bad.state === "in-sync") await this.rewrite(bad, leg, offset, buf.length, r0, r1);
+      // A medium error is mended by rewriting the sector; any other failure (a device gone or shrunk) fails the leg.
+      if ((error as NodeJS.ErrnoException)?.code !== "EIO") await this.legFailed(bad, error);
+      else if (bad.state === "in-sync") await this.rewrite(bad, leg, offset, buf.length, r0, r1);
       return;
     }
     await this.legFailed(bad, error);
