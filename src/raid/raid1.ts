@@ -554,7 +554,9 @@ export class Raid1Array implements ExtendedDevice {
         busy.add(r);
         this.position = done();
         try {
-          copied += await this.syncRegion(action, r, buf.data, buf.other);
+          // Not `copied += await ...`: that reads `copied` before the await, losing the other workers' bytes.
+          const n = await this.syncRegion(action, r, buf.data, buf.other);
+          copied += n;
         } finally {
           busy.delete(r);
         }
