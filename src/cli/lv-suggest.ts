@@ -42,3 +42,9 @@ export function suggestLvName(wanted: string, names: string[]): string | undefin
   // About one typo per three characters of the longer name: "lv1" for "lv2", never "a" for "b".
   return closest(wanted, names, (name, distance) => distance <= Math.floor(Math.max(wanted.length, name.length) / 3));
 }
+
+/** lvm's "not found" for an LV of `vg`, and the suggestion line when there is one. */
+export function lvNotFoundLines(vg: { name: string; lvs: readonly { name: string }[] }, wanted: string): string[] {
+  const suggestion = suggestLvName(wanted, vg.lvs.map((lv) => lv.name));
+  return [`Failed to find logical volume "${vg.name}/${wanted}"`, ...(suggestion ? [`Did you mean "${vg.name}/${suggestion}"?`] : [])];
+}

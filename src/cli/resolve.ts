@@ -6,8 +6,6 @@
 import { realpathSync } from "node:fs";
 import { EXIT, LvmError } from "../core/errors.ts";
 import type { LoadedVg, Session } from "../metadata/session.ts";
-import type { LogicalVolume } from "../core/model/types.ts";
-import { findLv } from "../core/model/relations.ts";
 
 /**
  * lvm's skip_dev_dir: drop a leading dev dir and trailing slashes. Both ulvm's
@@ -46,12 +44,6 @@ export function readVgOrFail(session: Session, name: string): LoadedVg {
   const loaded = session.readVg(name);
   if (!loaded) throw vgNotFound(name);
   return loaded;
-}
-
-export function findLvOrFail(loaded: LoadedVg, lvName: string): LogicalVolume {
-  const lv = findLv(loaded.vg, lvName);
-  if (!lv) throw new LvmError(`Failed to find logical volume "${loaded.vg.name}/${lvName}"`);
-  return lv;
 }
 
 /** The canonical path of a device argument, as lvm resolves symlinks; undefined if it does not exist. */
