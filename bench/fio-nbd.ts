@@ -1,11 +1,11 @@
 /**
- * What the NBD benches (nbd-file.ts, nbd-lv.ts) share: the fio workloads and
+ * What the NBD benches (nbd-file.ts, nbd-lv.ts, raid1.ts) share: the fio workloads and
  * runner, starting and stopping NBD servers, the round loop in which targets
  * take turns, and the table of medians and ratios.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { closeSync, existsSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 
 export const MiB = 2 ** 20;
 
@@ -28,6 +28,8 @@ export const WORKLOADS: Workload[] = [
 export interface Running {
   fio: string[];
   stop(): Promise<void>;
+  /** CPU seconds (user + system) the server has used so far, when the bench can tell: measure then records its cost per I/O. */
+  cpuSeconds?(): number;
 }
 
 /** A bench target: starts its server (if any) for one round. */
@@ -75,8 +77,10 @@ export async function startExternal(cmd: string, args: string[], socket: string,
   return { fio: nbdFio(uri), stop: stopper(child) };
 }
 
-/** One fio run; returns MiB/s or kIOPS as the workload reports. */
-export function fio(io: string[], w: Workload, size: number, runtime: number): Promise<number> {
+const RAMP_SECONDS = 1;
+
+/** One fio run: MiB/s or kIOPS as the workload reports, and the I/Os done after the ramp. */
+export function fio(io: string[], w: Workload, size: number, runtime: number): Promise<{ value: number; ios: number }> {
   const args = [
     "--name=bench",
     ...io,
@@ -87,7 +91,7 @@ export function fio(io: string[], w: Workload, size: number, runtime: number): P
     `--size=${size}`,
     "--time_based",
     `--runtime=${runtime}`,
-    "--ramp_time=1",
+    `--ramp_time=${RAMP_SECONDS}`,
     "--output-format=json",
   ];
   return new Promise((resolve, reject) => {
@@ -98,7 +102,7 @@ export function fio(io: string[], w: Workload, size: number, runtime: number): P
       if (code !== 0) return reject(new Error(`fio ${args.join(" ")} exited with ${code}`));
       const job = JSON.parse(out.slice(out.indexOf("{"))).jobs[0];
       const side = w.rw.includes("read") ? job.read : job.write;
-      resolve(w.unit === "MiB/s" ? side.bw_bytes / MiB : side.iops / 1000);
+      resolve({ value: w.unit === "MiB/s" ? side.bw_bytes / MiB : side.iops / 1000, ios: side.total_ios });
     });
   });
 }
@@ -113,6 +117,16 @@ export function option(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+let clockTicks: number | undefined;
+
+/** A process's CPU seconds (user + system) so far, from /proc. */
+export function procCpuSeconds(pid: number): number {
+  clockTicks ??= Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim());
+  // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
 /** Real data everywhere: no server may answer reads from holes. */
 export function randomFile(path: string, size: number): void {
   const fd = openSync(path, "w");
@@ -121,38 +135,55 @@ export function randomFile(path: string, size: number): void {
   closeSync(fd);
 }
 
-/** Runs every workload on every target, `rounds` times with targets taking turns; key "target/workload". */
-export async function measure(targets: Target[], cfg: { size: number; runtime: number; rounds: number }): Promise<Map<string, number[]>> {
+/**
+ * Runs every workload on every target, `rounds` times; key "target/workload", values in round order,
+ * and for a target that tells its CPU, key "target/workload cpu": microseconds of its CPU per I/O
+ * (the ramp's CPU spread over the I/Os the ramp did at the measured rate).
+ * Targets take turns each round, or with `paired` on each workload, first one then the other first
+ * from round to round: runs that are compared are then seconds apart and neither always goes first,
+ * so per-round ratios hold up on a busy machine.
+ */
+export async function measure(targets: Target[], cfg: { size: number; runtime: number; rounds: number; paired?: boolean }): Promise<Map<string, number[]>> {
   const results = new Map<string, number[]>();
-  for (let round = 1; round <= cfg.rounds; round++) {
-    for (const target of targets) {
-      const running = await target.start();
-      try {
-        for (const w of WORKLOADS) {
-          const v = await fio(running.fio, w, cfg.size, cfg.runtime);
-          const key = `${target.name}/${w.name}`;
-          results.set(key, [...(results.get(key) ?? []), v]);
-          process.stderr.write(`round ${round}: ${key} ${v.toFixed(1)} ${w.unit}\n`);
-        }
-      } finally {
-        await running.stop();
+  const record = (key: string, v: number) => results.set(key, [...(results.get(key) ?? []), v]);
+  const run = async (round: number, target: Target, workloads: Workload[]) => {
+    const running = await target.start();
+    try {
+      for (const w of workloads) {
+        const cpuBefore = running.cpuSeconds?.();
+        const { value, ios } = await fio(running.fio, w, cfg.size, cfg.runtime);
+        const key = `${target.name}/${w.name}`;
+        record(key, value);
+        if (cpuBefore !== undefined) record(`${key} cpu`, ((running.cpuSeconds!() - cpuBefore) * 1e6) / ((ios * (cfg.runtime + RAMP_SECONDS)) / cfg.runtime));
+        process.stderr.write(`round ${round}: ${key} ${value.toFixed(1)} ${w.unit}\n`);
       }
+    } finally {
+      await running.stop();
     }
+  };
+  for (let round = 1; round <= cfg.rounds; round++) {
+    if (!cfg.paired) for (const target of targets) await run(round, target, WORKLOADS);
+    else for (const w of WORKLOADS) for (const target of round % 2 ? targets : [...targets].reverse()) await run(round, target, [w]);
   }
   return results;
+}
+
+/** A median as the table prints it: whole MiB/s, kIOPS to one decimal. */
+export function figure(value: number, unit: Workload["unit"]): string {
+  return value.toFixed(unit === "MiB/s" ? 0 : 1);
+}
+
+/** Markdown table lines; the first `left` columns are text (left-aligned), the rest numbers (right-aligned). */
+export function markdown(head: string[], rows: string[][], left = 2): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => "| " + r.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
+  return [line(head), "|" + widths.map((w, i) => (i < left ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|", ...rows.map(line)];
 }
 
 /** Markdown table of medians per target and the ratios of `subject` to each of `others`. */
 export function table(results: Map<string, number[]>, targets: string[], subject: string, others: string[]): string[] {
   const m = (t: string, w: Workload) => median(results.get(`${t}/${w.name}`)!);
   const head = ["workload (iodepth 32)", "unit", ...targets, ...others.map((o) => `${subject}/${o}`)];
-  const rows = WORKLOADS.map((w) => [
-    w.name,
-    w.unit,
-    ...targets.map((t) => m(t, w).toFixed(w.unit === "MiB/s" ? 0 : 1)),
-    ...others.map((o) => (m(subject, w) / m(o, w)).toFixed(2)),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => "| " + r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
-  return [line(head), "|" + widths.map((w, i) => (i < 2 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|", ...rows.map(line)];
+  const rows = WORKLOADS.map((w) => [w.name, w.unit, ...targets.map((t) => figure(m(t, w), w.unit)), ...others.map((o) => (m(subject, w) / m(o, w)).toFixed(2))]);
+  return markdown(head, rows);
 }
