@@ -16,6 +16,16 @@ import { subLvRoles } from "../core/model/relations.ts";
 /** 2 MiB: lvm's default region size, for metadata that gives none. */
 const DEFAULT_REGION = 2 << 20;
 
+/** dm-error: what an image replaced by an error segment reads and writes through. */
+const ERROR_DEVICE: ExtendedDevice = {
+  path: "error",
+  size: Number.MAX_SAFE_INTEGER,
+  read: () => Promise.reject(Object.assign(new Error("EIO: error target"), { code: "EIO" })),
+  write: () => Promise.reject(Object.assign(new Error("EIO: error target"), { code: "EIO" })),
+  flush: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+};
+
 /** Every PV a map reaches, through its sub-LVs too. */
 export function pvIdsOf(map: LvMap, into = new Set<string>()): Set<string> {
   for (const id of map.pvs) into.add(id);
@@ -67,11 +77,13 @@ export async function openRaidArrays(
       const segment = lv.segments.find((s) => s.startExtent * vg.extentSize * 512 === runOffset(map, target));
       const legs = target.images.map((image, i): LegDevices => {
         const meta = target.metas[i];
+        const errored = image.map.runs.every((run) => run.target.kind === "error");
         return {
           name: image.name,
-          data: place(image, pvs),
-          meta: meta && place(meta, durable),
+          data: errored ? { dev: ERROR_DEVICE, base: 0 } : place(image, pvs),
+          meta: meta && !errored ? place(meta, durable) : undefined,
           split: findLv(vg, image.name)?.status.includes("VISIBLE") ?? false,
+          errored,
         };
       });
       arrays.push(

@@ -50,6 +50,11 @@ export type LegMeta =
   | { kind: "split" }
   /** No dm-raid superblock: a leg dm-raid would take as a new device. */
   | { kind: "blank" }
+  /**
+   * An image replaced by an error segment (vgreduce --removemissing --force) in an array being reloaded: as
+   * with dm-error under dm-raid, the leg counts as it was until I/O reaches it and fails.
+   */
+  | { kind: "errored" }
   | { kind: "rmeta"; rmeta: Rmeta };
 
 export type LegState = "in-sync" | "recovering" | "failed" | "split";
@@ -119,11 +124,11 @@ function setBit(bits: Uint8Array, r: number): void {
 export function assemble(name: string, g: ArrayGeometry, metas: readonly LegMeta[], nosync: boolean): Assembly {
   const regions = regionCount(g);
   const valid = metas.flatMap((m, i) => (m.kind === "rmeta" ? [{ i, rmeta: m.rmeta }] : []));
-  const present = metas.filter((m) => m.kind === "blank" || m.kind === "rmeta").length;
+  const present = metas.filter((m) => m.kind === "blank" || m.kind === "rmeta" || m.kind === "errored").length;
   if (present === 0) throw new LvmError(`Cannot activate ${name}: none of its images is available.`);
   if (valid.length === 0) {
     // Every leg blank: dm-raid's "Superblocks created for new raid set".
-    const legs = metas.map((m): LegPlan => ({ state: m.kind === "blank" ? "in-sync" : m.kind === "split" ? "split" : "failed" }));
+    const legs = metas.map((m): LegPlan => ({ state: m.kind === "blank" || m.kind === "errored" ? "in-sync" : m.kind === "split" ? "split" : "failed" }));
     const resync = nosync ? noneSet(regions) : allSet(regions);
     return { events: 0n, legs, bits: resync.slice(), resync, fresh: true };
   }
@@ -140,6 +145,7 @@ export function assemble(name: string, g: ArrayGeometry, metas: readonly LegMeta
     if (m.kind === "absent") return { state: "failed" };
     if (m.kind === "split") return { state: "split" };
     if (m.kind === "blank") return { state: "recovering", fullFrom: 0 };
+    if (m.kind === "errored") return (failedMask >> BigInt(i)) & 1n ? { state: "failed" } : { state: "in-sync" };
     const own = m.rmeta.superblock;
     if (own.diskRecoveryOffset !== MAX_SECTOR) {
       const from = Math.floor(Number(own.diskRecoveryOffset) / (g.regionSize / SECTOR));

@@ -51,6 +51,8 @@ export interface LegDevices {
   meta?: Placement;
   /** Split off with --trackchanges: left alone until merged back. */
   split?: boolean;
+  /** The image is an error segment now: its `data` fails every I/O, and it has no rmeta to write. */
+  errored?: boolean;
 }
 
 export interface RaidOptions {
@@ -174,6 +176,7 @@ export class Raid1Array implements ExtendedDevice {
     const metas = await Promise.all(
       devices.map(async (d): Promise<LegMeta> => {
         if (d.split) return { kind: "split" };
+        if (d.errored && d.data) return { kind: "errored" };
         if (!d.data || !d.meta) return { kind: "absent" };
         const buf = new Uint8Array(head);
         try {

@@ -11,6 +11,7 @@ import { findLv, isPvMissing, isVisible, lvExtents, pvUsage } from "../../core/m
 import type { LogicalVolume, Segment, VolumeGroup } from "../../core/model/types.ts";
 import type { LoadedVg, Session } from "../../metadata/session.ts";
 import type { CommandContext } from "../context.ts";
+import { refreshVg } from "../daemon-client.ts";
 import { readVgOrFail, resolveDevice, skipDevDir, vgNotFound } from "../resolve.ts";
 import { lookupDevices, GLOBAL_LOCK } from "./pvcreate.ts";
 import { checkWritableResizeable } from "./vgextend.ts";
@@ -177,6 +178,8 @@ async function removeMissing(ctx: CommandContext, session: Session, loaded: Load
   } else fixed = consolidate(ctx, vg);
   // lvm writes even when it could not make the VG consistent: the missing PVs get flagged.
   await session.writeVg(loaded, vg);
+  // Active LVs take the new layout, as lvm reloads them: a raid leg now an error segment fails on its next I/O.
+  await refreshVg(ctx, vg.name);
   if (!fixed) return EXIT.FAILED;
   ctx.print(`Wrote out consistent volume group ${vg.name}.`);
   return EXIT.OK;

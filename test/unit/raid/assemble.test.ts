@@ -84,3 +84,12 @@ test("a grown array (lvextend) syncs the new regions only", () => {
   assert.deepEqual(setRegions(a.resync, regions * 2), Array.from({ length: regions }, (_, i) => regions + i));
   assert.deepEqual(setRegions(assemble("vgclean", grown, metas, true).resync, regions * 2), []);
 });
+
+test("an image reloaded as an error segment counts as it was until I/O fails it, as under dm-error", () => {
+  const { geometry, metas } = kernelArray("vgclean");
+  const [m0] = metas as [Extract<LegMeta, { kind: "rmeta" }>];
+  assert.deepEqual(assemble("x", geometry, [m0, { kind: "errored" }], false).legs, [{ state: "in-sync" }, { state: "in-sync" }]);
+  const failed = structuredClone(m0);
+  failed.rmeta.superblock.failedDevices = 2n;
+  assert.deepEqual(assemble("x", geometry, [failed, { kind: "errored" }], false).legs, [{ state: "in-sync" }, { state: "failed" }]);
+});
