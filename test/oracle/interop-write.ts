@@ -27,13 +27,12 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, trun
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DM_RAID_FEATURE_V190, MAX_SECTOR, decodeRmeta, encodeRmeta, type Rmeta } from "../../src/core/format/dmraid.ts";
+import { MAX_SECTOR, decodeRmeta, encodeRmeta, type Rmeta } from "../../src/core/format/dmraid.ts";
+import { bitmapSuperblockFor, superblockFor } from "../../src/raid/assemble.ts";
 import { generateId } from "../../src/core/format/id.ts";
 import { SECTOR_SIZE } from "../../src/core/format/label.ts";
 import {
-  BITMAP_DAEMON_SLEEP_DEFAULT,
   BITMAP_SUPERBLOCK_SIZE,
-  BITMAP_VERSION,
   bitmapBytes,
   bitmapRegions,
   bitmapSpanBytes,
@@ -167,49 +166,13 @@ function makeVgWithRaid1(): void {
 
 /** What dm-raid keeps for leg `position` of an array in sync whose last stop was clean. */
 function cleanRmeta(position: number, legs: number, sectors: bigint): Rmeta {
-  const regions = bitmapRegions(sectors, REGION_SECTORS * SECTOR_SIZE);
+  const regionSize = REGION_SECTORS * SECTOR_SIZE;
+  const g = { size: Number(sectors) * SECTOR_SIZE, regionSize, legs };
+  const regions = bitmapRegions(sectors, regionSize);
   const bits = new Uint8Array(bitmapSpanBytes(regions) - BITMAP_SUPERBLOCK_SIZE).fill(0xff);
   bits.fill(0, 0, bitmapBytes(regions));
-  return {
-    superblock: {
-      compatFeatures: DM_RAID_FEATURE_V190,
-      numDevices: legs,
-      arrayPosition: position,
-      events: EVENTS,
-      failedDevices: 0n,
-      diskRecoveryOffset: MAX_SECTOR,
-      arrayResyncOffset: MAX_SECTOR,
-      level: 1,
-      layout: 0,
-      stripeSectors: 0,
-      flags: 0,
-      reshapePosition: MAX_SECTOR,
-      newLevel: 1,
-      newLayout: 0,
-      newStripeSectors: 0,
-      deltaDisks: 0,
-      arraySectors: sectors,
-      dataOffset: 0n,
-      newDataOffset: 0n,
-      sectors,
-      incompatFeatures: 0,
-    },
-    bitmap: {
-      version: BITMAP_VERSION,
-      uuid: new Uint8Array(16),
-      events: EVENTS,
-      eventsCleared: EVENTS,
-      syncSize: sectors,
-      state: 0,
-      chunksize: REGION_SECTORS * SECTOR_SIZE,
-      daemonSleep: BITMAP_DAEMON_SLEEP_DEFAULT,
-      writeBehind: 0,
-      sectorsReserved: 0,
-      nodes: 0,
-      clusterName: new Uint8Array(64),
-    },
-    bits,
-  };
+  const state = { events: EVENTS, failedDevices: 0n, resyncOffset: MAX_SECTOR, recoveryOffsets: [] };
+  return { superblock: superblockFor(g, position, state), bitmap: bitmapSuperblockFor(g, EVENTS, EVENTS), bits };
 }
 
 function writeAt(path: string, offset: number, data: Uint8Array): void {
