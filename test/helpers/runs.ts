@@ -16,12 +16,21 @@ export function ok(r: RunResult, what: string): RunResult {
 
 /**
  * Runs a client program without blocking this process, so an NBD server living in
- * the test process keeps serving while the client talks to it.
+ * the test process keeps serving while the client talks to it (and the test's own
+ * polling goes on). With `input`, that is written to its stdin, which is then
+ * closed: a prompt gets its answer, or EOF.
  */
-export function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 300_000): Promise<RunResult> {
+export function runAsync(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 300_000,
+  opts: { input?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
     });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }

@@ -162,6 +162,20 @@ test("while an image is tracked, conversions of the raid1 and changes to the ima
   assert.deepEqual([reduce.code, reduce.stderr], [5, "  Cannot resize logical volume vg/lv_mirror while it is tracking a split image.\n"]);
 });
 
+test("--merge goes VG by VG, as lvm's process_each_lv: a later VG's \"not found\" comes after what was done in an earlier one", () => {
+  setup();
+  track("lv_mirror_rimage_1");
+  const merged = lab.assertSame("vg", ["lvconvert", "--merge", "vg/lv_mirror_rimage_1", "x"]);
+  assert.deepEqual([merged.code, merged.stderr], [5, '  Volume group "x" not found\n  Cannot process volume group x\n']);
+  for (const args of [
+    ["--merge", "vg/lin", "x/y", "vg/nosuch"],
+    ["--merge", "zz/a", "vg/lv_mirror_rimage_1", "aa/b"],
+  ]) {
+    const r = sameRefusal(["lvconvert", ...args]);
+    assert.match(r.stderr, /trackchanges was not used\.\n(.*\n)? {2}Volume group "(x|aa)" not found/, args.join(" "));
+  }
+});
+
 test("a name that is not found gets lvm's message and a hint at the LV probably meant", () => {
   setup();
   track("lv_mirror_rimage_1");

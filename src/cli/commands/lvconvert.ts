@@ -10,6 +10,7 @@
  * split image is activated on its own, and deactivated before its merge.
  */
 import { readFileSync, realpathSync } from "node:fs";
+import { readLvmConf } from "../../config/lvm-conf.ts";
 import { activateLvs, activationInfo, activeLvs, deactivateLvs, refreshVg } from "../daemon-client.ts";
 import { type CommandContext, fail } from "../context.ts";
 import type { SignedNumber, SizeValue } from "../args.ts";
@@ -30,8 +31,8 @@ import {
 } from "../../core/alloc/raid-split.ts";
 import type { LvStatus } from "../../daemon/protocol.ts";
 import type { LoadedVg, Session } from "../../metadata/session.ts";
-import { suggestLvName } from "../lv-suggest.ts";
-import { readVgForUpdate, selectLvs, splitLvPath } from "./report.ts";
+import { lvNotFoundLines } from "../lv-suggest.ts";
+import { forEachLvGroup, readVgForUpdate, splitLvPath } from "./report.ts";
 import { newLvStamp, noted, pvListFromArgs, zeroLvStarts } from "./lvcreate.ts";
 
 /**
@@ -67,12 +68,6 @@ function lvRefusal(vg: VolumeGroup, lv: LogicalVolume, variant: string, named: b
   return undefined;
 }
 
-/** lvm's "not found", and the LV of that VG that was probably meant. */
-function notFound(vg: VolumeGroup, name: string): string[] {
-  const suggestion = suggestLvName(name, vg.lvs.map((lv) => lv.name));
-  return [`Failed to find logical volume "${vg.name}/${name}"`, ...(suggestion ? [`Did you mean "${vg.name}/${suggestion}"?`] : [])];
-}
-
 /** What the daemon serves now, by "vg/lv". */
 type Live = Map<string, LvStatus>;
 
@@ -92,6 +87,12 @@ function raidSync(vg: VolumeGroup, lv: LogicalVolume, live: Live): RaidSync {
   const percent = status && activationInfo(status).syncPercent;
   if (percent === undefined) return { inSync: false, notes: [`Unable to determine sync status of ${displayLvName(vg, lv.name)}.`] };
   return { inSync: percent === 100, notes: [] };
+}
+
+/** Images the running array reports dead ('D'), by name. */
+function deadImages(vg: VolumeGroup, lv: LogicalVolume, live: Live): string[] {
+  const health = live.get(`${vg.name}/${lv.name}`)?.raid?.health ?? "";
+  return (lv.segments[0]?.areas ?? []).flatMap((area, s) => (area.kind === "lv" && health[s] === "D" ? [area.lv] : []));
 }
 
 function mustBeActive(vg: VolumeGroup, lv: LogicalVolume, live: Live): void {
@@ -135,7 +136,7 @@ async function resolveTarget(ctx: CommandContext, variant: string): Promise<Targ
   const loaded = await readVgForUpdate(session, path.vg, { allowMissing: variant === "lvconvert_repair" });
   const { vg } = loaded;
   const lv = findLv(vg, path.name);
-  if (!lv) fail(notFound(vg, path.name));
+  if (!lv) fail(lvNotFoundLines(vg, path.name));
   const refusal = lvRefusal(vg, lv, variant, true);
   if (refusal) fail(refusal);
   // lvconvert's create_pv_list keeps PVs that cannot take extents: a PV to --replace is usually full.
@@ -219,8 +220,9 @@ async function splitAndKeep(ctx: CommandContext, t: Target, newName: string): Pr
 }
 
 /**
- * --repair and --replace: lvm's _lvconvert_repair_pvs_raid asks first and
- * does nothing on "no"; --replace asks nothing and succeeds silently.
+ * --repair and --replace: lvm's _lvconvert_repair_pvs_raid asks first (with
+ * --usepolicies lvm.conf's raid_fault_policy answers) and does nothing on
+ * "no"; --replace asks nothing and succeeds silently.
  */
 async function replace(ctx: CommandContext, t: Target, repair: boolean): Promise<number> {
   const { vg, lv, display } = t;
@@ -229,14 +231,23 @@ async function replace(ctx: CommandContext, t: Target, repair: boolean): Promise
     : pvListFromArgs(ctx, t.session, vg, ctx.all<string>("replace"), false)!;
   mustBeActive(vg, lv, t.live);
   if (repair && ctx.has("usepolicies")) {
-    // ulvm has no raid_fault_policy setting: lvm's default, "warn", applies.
-    ctx.warn(`Use 'lvconvert --repair ${display}' to replace failed device.`);
-    return EXIT.OK;
-  }
-  if (repair && !ctx.confirm("Attempt to replace failed RAID images (requires full device resync)?")) return EXIT.OK;
+    // What dmeventd runs: lvm.conf's raid_fault_policy answers instead of the user; "warn" (the default) only tells.
+    const policy = (await readLvmConf(ctx.env.systemDir)).string("activation/raid_fault_policy", "warn");
+    if (policy !== "allocate") {
+      ctx.warn(`Use 'lvconvert --repair ${display}' to replace failed device.`);
+      return EXIT.OK;
+    }
+  } else if (repair && !ctx.confirm("Attempt to replace failed RAID images (requires full device resync)?")) return EXIT.OK;
   let result;
   try {
-    result = planReplace(vg, lv.name, { ...newLvStamp(), removePvs, allocatePvs: t.pvs, sync: raidSync(vg, lv, t.live) });
+    result = planReplace(vg, lv.name, {
+      ...newLvStamp(),
+      removePvs,
+      allocatePvs: t.pvs,
+      sync: raidSync(vg, lv, t.live),
+      // Only a repair looks at what the kernel failed (lv_check_transient); --replace goes by the PVs named.
+      deadImages: repair ? deadImages(vg, lv, t.live) : [],
+    });
   } catch (e) {
     if (repair && e instanceof LvmError) fail([...e.lines, `Failed to replace faulty devices in ${display}.`]);
     throw e;
@@ -266,16 +277,21 @@ async function deactivateForMerge(ctx: CommandContext, vg: VolumeGroup, image: s
   }
 }
 
-/** --merge / --mergemirrors LV|VG|@tag ...: each tracked image named goes back into its raid1. */
+/** --merge / --mergemirrors LV|VG|@tag ...: each tracked image named goes back into its raid1, VG by VG. */
 async function merge(ctx: CommandContext, variant: string): Promise<number> {
   const session = await ctx.session();
-  const { groups, failed: selectionFailed } = await selectLvs(ctx, session, ctx.positional, { all: false, forUpdate: true });
-  let failed = selectionFailed;
   const named = new Set(
     ctx.positional.map((arg) => splitLvPath(arg, ctx.env.devDir)).flatMap((p) => (p.vg === undefined ? [] : [`${p.vg}/${p.name}`])),
   );
-  const live = groups.length ? await liveLvs(ctx) : new Map();
-  for (const group of groups) {
+  let live: Live | undefined;
+  let failed = false;
+  const report = (e: unknown) => {
+    if (!(e instanceof LvmError)) throw e;
+    e.lines.forEach((line) => ctx.error(line));
+    failed = true;
+  };
+  const selectionFailed = await forEachLvGroup(ctx, session, ctx.positional, { all: false, forUpdate: true }, async (group) => {
+    live ??= await liveLvs(ctx);
     const { loaded } = group;
     let current = loaded.vg;
     try {
@@ -292,20 +308,16 @@ async function merge(ctx: CommandContext, variant: string): Promise<number> {
           await refreshVg(ctx, current.name);
           ctx.print(`${displayLvName(current, lv.name)} successfully merged back into ${displayLvName(current, plan.raidLv)}.`);
         } catch (e) {
-          if (!(e instanceof LvmError)) throw e;
-          e.lines.forEach((line) => ctx.error(line));
-          failed = true;
+          report(e);
         }
       }
     } catch (e) {
-      if (!(e instanceof LvmError)) throw e;
-      e.lines.forEach((line) => ctx.error(line));
-      failed = true;
+      report(e);
     }
-    for (const name of group.missing) notFound(current, name).forEach((line) => ctx.error(line));
+    for (const name of group.missing) lvNotFoundLines(current, name).forEach((line) => ctx.error(line));
     if (group.missing.length) failed = true;
-  }
-  return failed ? EXIT.FAILED : EXIT.OK;
+  });
+  return failed || selectionFailed ? EXIT.FAILED : EXIT.OK;
 }
 
 export async function run(ctx: CommandContext): Promise<number> {

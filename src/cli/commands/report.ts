@@ -14,7 +14,15 @@ import { buildReport, type ReportCommand, type ReportInput } from "../../core/re
 import type { FieldEnv } from "../../core/report/fields.ts";
 import { parseSelection } from "../../core/report/select.ts";
 import { DEFAULT_UNITS } from "../../core/report/units.ts";
-import { makeVgView, orphanPvView, orphanVgView, type PvView, type VgView } from "../../core/report/view.ts";
+import {
+  activeOnMissingPvs,
+  makeVgView,
+  orphanPvView,
+  orphanVgView,
+  type ActivationMap,
+  type PvView,
+  type VgView,
+} from "../../core/report/view.ts";
 import { isVisible } from "../../core/model/relations.ts";
 import { resolveDevice, skipDevDir, vgNotFound } from "../resolve.ts";
 
@@ -82,6 +90,9 @@ export interface VgSelection {
   failed: boolean;
 }
 
+/** Called with each VG as it is read, before anything else is printed about it. */
+export type OnVgRead = (loaded: LoadedVg) => void;
+
 /**
  * The VGs to process: those named, in argument order (lvm keeps unknown names
  * in place so that their "not found" comes in turn); all VGs in lvm's order
@@ -92,7 +103,7 @@ function vgsToProcess(session: Session, names: string[], tags: string[]): string
 }
 
 /** process_each_vg: the VGs named (by name or `@tag`), or all of them. */
-export function selectVgs(ctx: CommandContext, session: Session, args: string[]): VgSelection {
+export function selectVgs(ctx: CommandContext, session: Session, args: string[], onRead?: OnVgRead): VgSelection {
   const tags = args.map(tagOf).filter((t): t is string => t !== undefined);
   const names = args.filter((a) => tagOf(a) === undefined).map((a) => skipDevDir(a, ctx.env.devDir));
   const result: VgSelection = { loaded: [], failed: false };
@@ -103,6 +114,7 @@ export function selectVgs(ctx: CommandContext, session: Session, args: string[])
       result.failed = true;
       continue;
     }
+    onRead?.(loaded);
     if (args.length && !names.includes(name) && !loaded.vg.tags.some((t) => tags.includes(t))) continue;
     result.loaded.push(loaded);
   }
@@ -156,22 +168,33 @@ function parseLvArgs(ctx: CommandContext, args: string[]): LvArgs {
   return parsed;
 }
 
+export interface LvSelectOptions {
+  all: boolean;
+  forUpdate?: boolean;
+  select?: string;
+  onRead?: OnVgRead;
+}
+
 /**
  * process_each_lv: the LVs the arguments name, grouped by VG in lvm's order.
  * Hidden LVs come only when named or with `all`; with `select` (-S), only
  * those the selection matches. With `forUpdate`, each VG is read for a change
- * (lvremove, which copes with missing PVs).
+ * (lvremove, which copes with missing PVs). Each group goes to `each` as soon
+ * as its VG is read: lvm is done with one VG before it reads the next, so what
+ * a command prints about its LVs comes before a later VG's "not found".
+ * Resolves to true when anything named was not found.
  */
-export async function selectLvs(
+export async function forEachLvGroup(
   ctx: CommandContext,
   session: Session,
   args: string[],
-  opts: { all: boolean; forUpdate?: boolean; select?: string },
-): Promise<LvSelection> {
+  opts: LvSelectOptions,
+  each: (group: LvGroup) => Promise<void> | void,
+): Promise<boolean> {
   const parsed = parseLvArgs(ctx, args);
   const selection = opts.select === undefined ? undefined : parseSelection(opts.select, "lv_");
   const env: FieldEnv = { ...fieldEnv(ctx), units: DEFAULT_UNITS, suffix: true };
-  const result: LvSelection = { groups: [], failed: parsed.failed };
+  let failed = parsed.failed;
   for (const vgName of vgsToProcess(session, [...parsed.byVg.keys()], parsed.tags)) {
     const lvNames = parsed.byVg.get(vgName);
     let loaded: LoadedVg | undefined;
@@ -183,9 +206,10 @@ export async function selectLvs(
     }
     if (!loaded) {
       if (!opts.forUpdate) printLines(ctx, vgNotFound(vgName));
-      result.failed = true;
+      failed = true;
       continue;
     }
+    opts.onRead?.(loaded);
     const { vg } = loaded;
     const vgTagged = vg.tags.some((t) => parsed.tags.includes(t));
     const wholeVg = args.length === 0 || (lvNames !== undefined && lvNames.size === 0) || vgTagged;
@@ -198,9 +222,16 @@ export async function selectLvs(
     if (!lvs.length && !missing.length && !lvNames) continue;
     const view = makeVgView(loaded, undefined);
     const selected = selection ? lvs.filter((lv) => selection.matches((f) => f.value({ vg: view, lv, seg: lv.segments[0] }, env))) : lvs;
-    result.groups.push({ loaded, view, lvs: selected, missing });
+    await each({ loaded, view, lvs: selected, missing });
   }
-  return result;
+  return failed;
+}
+
+/** forEachLvGroup, with every group collected first. */
+export async function selectLvs(ctx: CommandContext, session: Session, args: string[], opts: LvSelectOptions): Promise<LvSelection> {
+  const groups: LvGroup[] = [];
+  const failed = await forEachLvGroup(ctx, session, args, opts, (group) => void groups.push(group));
+  return { groups, failed };
 }
 
 /** lvm's message for LVs named but not found; true when there were any. */
@@ -227,7 +258,7 @@ export interface PvSelection {
  * process_each_pv: the PVs of every VG in lvm's VG order, then the orphans;
  * with arguments only the devices named (or PVs with a named `@tag`).
  */
-export function selectPvs(ctx: CommandContext, session: Session, args: string[]): PvSelection {
+export function selectPvs(ctx: CommandContext, session: Session, args: string[], onRead?: OnVgRead): PvSelection {
   const tags = args.map(tagOf).filter((t): t is string => t !== undefined);
   const devices = args.filter((a) => tagOf(a) === undefined);
   const named: ScannedPv[] = [];
@@ -248,12 +279,17 @@ export function selectPvs(ctx: CommandContext, session: Session, args: string[])
     }
     named.push(pv);
   }
-  if (!args.length) return { loaded: vgOrder(session).flatMap((n) => session.readVg(n) ?? []), orphans: session.orphans(), failed };
+  const read = (name: string): LoadedVg[] => {
+    const loaded = session.readVg(name);
+    if (loaded) onRead?.(loaded);
+    return loaded ? [loaded] : [];
+  };
+  if (!args.length) return { loaded: vgOrder(session).flatMap(read), orphans: session.orphans(), failed };
   const pvIds = new Set(named.map((pv) => pv.pvId));
   // Only VGs that hold a named PV are read, unless tags can match anywhere.
   const loaded = vgOrder(session)
     .filter((n) => tags.length || named.some((pv) => pv.vgName === n))
-    .flatMap((n) => session.readVg(n) ?? []);
+    .flatMap(read);
   for (const { vg } of loaded) for (const pv of vg.pvs) if (pv.tags.some((t) => tags.includes(t))) pvIds.add(pv.id);
   return { loaded, orphans: session.orphans().filter((o) => pvIds.has(o.pvId)), pvIds, failed };
 }
@@ -291,28 +327,41 @@ function fieldEnv(ctx: CommandContext): Pick<FieldEnv, "devDir" | "formatTime" |
   return { devDir: ctx.env.devDir.replace(/\/+$/, ""), formatTime: formatLocalTime, warn: (line) => ctx.warn(line) };
 }
 
+/**
+ * lvm's check of the devices active LVs use against the PVs found, which the
+ * report commands make as they read each VG (lvm2-observed: lvs, vgs and pvs
+ * print it, lvchange, lvconvert and vgreduce do not).
+ */
+function checkDevicesUsed(ctx: CommandContext, activation: ActivationMap): OnVgRead {
+  return (loaded) => {
+    for (const lv of activeOnMissingPvs(makeVgView(loaded, activation)))
+      ctx.warn(`WARNING: Couldn't find all devices for LV ${loaded.vg.name}/${lv.name} while checking used and assumed devices.`);
+  };
+}
+
 /** pvs, vgs, lvs (and the display commands' -C): rows for what the arguments name; rc 5 if any was missing. */
 export async function report(ctx: CommandContext, kind: ReportKind): Promise<number> {
   const session = await ctx.session();
-  const input: ReportInput = { vgs: [] };
+  // Live state comes from a running daemon; a report never starts one.
+  const activation = await activationMap(ctx.env);
+  const onRead = checkDevicesUsed(ctx, activation);
+  const input: ReportInput = { vgs: [], activation };
   let failed: boolean;
   if (kind === "pv") {
-    const selection = selectPvs(ctx, session, ctx.positional);
+    const selection = selectPvs(ctx, session, ctx.positional, onRead);
     Object.assign(input, { vgs: selection.loaded, orphans: selection.orphans, pvIds: selection.pvIds });
     failed = selection.failed;
   } else if (kind === "vg") {
-    const selection = selectVgs(ctx, session, ctx.positional);
+    const selection = selectVgs(ctx, session, ctx.positional, onRead);
     input.vgs = selection.loaded;
     failed = selection.failed;
   } else {
-    const selection = await selectLvs(ctx, session, ctx.positional, { all: ctx.has("all") });
+    const selection = await selectLvs(ctx, session, ctx.positional, { all: ctx.has("all"), onRead });
     input.vgs = selection.groups.map((g) => g.loaded);
     input.lvs = new Map(selection.groups.map((g) => [g.loaded.vg.name, g.lvs]));
     failed = selection.failed;
     for (const group of selection.groups) if (reportMissingLvs(ctx, group)) failed = true;
   }
-  // Live state comes from a running daemon; a report never starts one.
-  input.activation = await activationMap(ctx.env);
   const text = buildReport(REPORT_COMMAND[kind], input, {
     options: ctx.all<string>("options"),
     sort: ctx.opt<string>("sort"),

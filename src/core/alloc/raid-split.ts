@@ -183,6 +183,11 @@ export interface ReplaceRequest extends NewLvStamp {
   /** PVs the new images may use (those named after the LV); every PV of the VG when absent. */
   allocatePvs?: PvListEntry[];
   sync: RaidSync;
+  /**
+   * Images the running array has failed ('D' in dm-raid's health) on PVs still present: a repair's
+   * check of the kernel status (lv_check_transient) marks them partial, so they are replaced too.
+   */
+  deadImages?: string[];
 }
 
 export interface ReplaceResult {
@@ -197,10 +202,11 @@ export interface ReplaceResult {
 
 /**
  * --repair / --replace (_lv_raid_rebuild_or_replace): every pair with an
- * error segment, on a missing PV or on a PV to remove gets a new rmeta and
- * rimage under the same names, allocated away from the PVs holding the other
- * images. When a repair of a partial LV cannot find room for all of them,
- * fewer are tried, as lvm does. The old pairs are removed.
+ * error segment, on a missing PV, with an image the array failed or on a PV
+ * to remove gets a new rmeta and rimage under the same names, allocated away
+ * from the PVs holding the other images. When a repair of a partial LV cannot
+ * find room for all of them, fewer are tried, as lvm does. The old pairs are
+ * removed.
  */
 export function planReplace(vg: VolumeGroup, lvName: string, req: ReplaceRequest): ReplaceResult {
   const work = structuredClone(vg);
@@ -210,9 +216,13 @@ export function planReplace(vg: VolumeGroup, lvName: string, req: ReplaceRequest
   if (!req.sync.inSync) throw notInSync(req.sync, `Unable to replace devices in ${display} while it is not in-sync.`);
 
   const removeIds = new Set(req.removePvs.map((p) => p.pvId));
+  const dead = new Set(req.deadImages);
+  const missingPv = (id: string) => isPvMissing(work, id);
+  // lvm's PARTIAL_LV: on a missing PV, or failed by the array.
+  const partialSub = (name: string) => dead.has(name) || pvsOfLv(work, requireLv(work, name), true).some(missingPv);
   const pairs = seg.areas.map((area, s) => [(area as { lv: string }).lv, (seg.metaAreas[s] as { lv: string }).lv] as const);
   const matched = pairs.filter((pair) =>
-    pair.some((name) => isDegraded(work, name) || isOnPvs(work, requireLv(work, name), removeIds)),
+    pair.some((name) => isDegraded(work, name) || dead.has(name) || isOnPvs(work, requireLv(work, name), removeIds)),
   ).length;
   if (!matched) {
     const line = `${display} does not contain devices specified to replace.`;
@@ -221,16 +231,11 @@ export function planReplace(vg: VolumeGroup, lvName: string, req: ReplaceRequest
   }
   if (matched === seg.areas.length) throw new LvmError(`Unable to replace all PVs from ${display} at once.`, EXIT.FAILED);
 
-  // _avoid_pvs_with_other_images_of_lv: no PV holding a sub-LV that still works may take a new one.
-  const missingPv = (id: string) => isPvMissing(work, id);
+  // _avoid_pvs_with_other_images_of_lv: no PV holding a sub-LV that is not partial may take a new one.
   const prohibited = new Set<string>();
-  for (const name of pairs.flat()) {
-    const sub = requireLv(work, name);
-    const ids = pvsOfLv(work, sub, true);
-    if (!ids.some(missingPv)) ids.forEach((id) => prohibited.add(id));
-  }
+  for (const name of pairs.flat()) if (!partialSub(name)) pvsOfLv(work, requireLv(work, name), true).forEach((id) => prohibited.add(id));
   const allowed = (req.allocatePvs ?? work.pvs.map((pv) => ({ pvId: pv.id }))).filter((p) => !prohibited.has(p.pvId));
-  const partial = pvsOfLv(work, lv, true).some(missingPv);
+  const partial = dead.size > 0 || pvsOfLv(work, lv, true).some(missingPv);
   const imageLen = lvExtents(requireLv(work, pairs[0]![0]));
   const regionSize = seg.regionSize ?? DEFAULT_REGION_SIZE;
   const policy = resolvePolicy(work, lv.allocationPolicy);
@@ -252,12 +257,11 @@ export function planReplace(vg: VolumeGroup, lvName: string, req: ReplaceRequest
     }
   }
 
+  // A failed image is taken out by its PVs: those of the other images are other PVs.
+  const targets = [...req.removePvs, ...[...dead].flatMap((name) => pvsOfLv(work, requireLv(work, name), true).map((pvId) => ({ pvId })))];
   let extracted;
   try {
-    extracted = extractImages(work, lv, count, {
-      pvs: req.removePvs.length ? req.removePvs : undefined,
-      shift: false,
-    });
+    extracted = extractImages(work, lv, count, { pvs: targets.length ? targets : undefined, shift: false });
   } catch (e) {
     if (e instanceof LvmError)
       throw new LvmError([...notes, ...e.lines, `Failed to remove the specified images from ${display}.`], EXIT.FAILED);

@@ -257,6 +257,23 @@ test("replace refusals and no-ops use lvm's messages (transcripts 02 E, 03 H/I)"
   ]);
 });
 
+test("repair replaces an image the array failed ('D') while its PV is still there", () => {
+  // Legs on PV 0, 1 and 2; leg 1 failed with I/O errors, PV 1 still present; PV 3 is free.
+  const vg = mirrorVg(3, 1);
+  const dead = { ...REQ, removePvs: [], sync: SYNCED, deadImages: ["lv_mirror_rimage_1"] };
+  const result = planReplace(vg, "lv_mirror", dead);
+  assert.deepEqual([result.replaced, result.printed, result.warnings], [1, [], []]);
+  assert.deepEqual(imageNames(result.vg), imageNames(vg));
+  assert.deepEqual(placement(result.vg, "lv_mirror_rmeta_1"), ["3:0+1"]);
+  assert.deepEqual(placement(result.vg, "lv_mirror_rimage_1"), ["3:1+256"]);
+  for (const leg of [0, 2]) assert.deepEqual(placement(result.vg, `lv_mirror_rimage_${leg}`), [`${leg}:1+256`], "the legs that work stay");
+
+  // Its rmeta still works and keeps its PV from taking the new pair; with no other room the repair of a partial LV fails plainly.
+  assert.deepEqual(lines(() => planReplace(mirrorVg(3), "lv_mirror", dead)), ["Insufficient free space: 257 extents needed, but only 0 available"]);
+  // The same VG with no image failed: nothing is due.
+  assert.equal(planReplace(vg, "lv_mirror", { ...dead, deadImages: [] }).replaced, 0);
+});
+
 test("a partial raid1 with room for fewer pairs than failed gets as many as fit, as lvm's repair tries", () => {
   // Legs 1 and 2 on the missing PV 1; PV 3 has room for one 256-extent pair only.
   const vg = makeVg([DISK, DISK, DISK, 300], raid1Lvs("lv_mirror", 256, [{ pv: 0, pe: 0 }, { pv: 1, pe: 0 }, { pv: 1, pe: 300 }]));
