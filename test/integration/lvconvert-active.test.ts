@@ -454,3 +454,30 @@ test("repair replaces a leg the array failed on I/O errors while its PV is still
   const expected = Buffer.alloc(LV, 0x77).fill(0x78, 0, MiB);
   assertLegsHold("vd/r", expected);
 });
+
+test("raid_fault_policy allocate: the daemon replaces a leg that fails under I/O by itself, as dmeventd does", async () => {
+  // lvm.conf says allocate since the test before.
+  await syncedRaid1("vd/auto", [flaky.path, f1]);
+  fill("vd/auto", 0x55);
+  flaky.inject(true);
+  try {
+    qemuIo("vd/auto", "write -P 0x56 0 1M", "flush");
+    // No command is run: the daemon's own repair moves the failed leg to the free PV and recovers it.
+    await lab.waitRaid("vd/auto", (r) => r.health === "AA" && r.syncAction === "idle" && r.resyncedBytes === LV, 60_000, "the automatic repair");
+  } finally {
+    flaky.inject(false);
+  }
+  assert.deepEqual(
+    rows("vd", "auto").map((r) => [r[0], r[1], r[4]]),
+    [
+      ["auto", "rwi-a-r---", "auto_rimage_0(0),auto_rimage_1(0)"],
+      // After r's pairs (PE 0-2) on both: the failed leg moved from the flaky PV to f2.
+      ["[auto_rimage_0]", "iwi-aor---", `${f2}(4)`],
+      ["[auto_rimage_1]", "iwi-aor---", `${f1}(4)`],
+      ["[auto_rmeta_0]", "ewi-aor---", `${f2}(3)`],
+      ["[auto_rmeta_1]", "ewi-aor---", `${f1}(3)`],
+    ],
+  );
+  assert.match(lab.log(), /raid_fault_policy allocate: repairing[\s\S]*lvconvert --repair finished/);
+  assertLegsHold("vd/auto", Buffer.alloc(LV, 0x55).fill(0x56, 0, MiB));
+});
