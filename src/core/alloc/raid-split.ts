@@ -26,9 +26,9 @@ import {
 } from "./raid.ts";
 import { DEFAULT_REGION_SIZE } from "./sizes.ts";
 
-/** lvm's yes_no_prompt, asked with the question (without its " [y/n]: "); false keeps everything as it was. */
 export type { RaidSync };
 
+/** lvm's yes_no_prompt, asked with the question (without its " [y/n]: "); false keeps everything as it was. */
 export type Confirm = (question: string) => boolean;
 
 function notInSync(sync: RaidSync, line: string): LvmError {
