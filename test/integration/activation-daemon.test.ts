@@ -98,7 +98,15 @@ test("activation starts the daemon; nbdinfo lists the exports; attrs follow clie
   ok("lvchange", "--refresh", "vg/lin");
   const out: string[] = [];
   client.stdout.on("data", (d) => out.push(String(d)));
-  client.stdin.end("write -P 0x5a 0 64k\nread -P 0x5a 0 64k\nflush\n");
+  client.stderr.on("data", (d) => out.push(String(d)));
+  // One command at a time: qemu-io may stop at the end of its input before it has run every line it was given.
+  const send = async (cmd: string, done: RegExp) => {
+    client.stdin.write(`${cmd}\n`);
+    for (let i = 0; i < 200 && !done.test(out.join("")); i++) await new Promise((r) => setTimeout(r, 25));
+  };
+  await send("write -P 0x5a 0 64k", /wrote 65536\/65536|error|failed/i);
+  await send("read -P 0x5a 0 64k", /read 65536\/65536|error|failed/i);
+  client.stdin.end();
   await new Promise((r) => client.once("exit", r));
   assert.match(out.join(""), /wrote 65536\/65536[\s\S]*read 65536\/65536/);
   assert.doesNotMatch(out.join(""), /Pattern verification failed|error/i);
