@@ -15,6 +15,7 @@ import { openBlockDevice } from "../../src/io/file-device.ts";
 import { blockDeviceExport } from "../../src/nbd/export.ts";
 import { STATE } from "../../src/nbd/protocol.ts";
 import { PAGE, SparseMemoryExport, randomBytes, startServer, type TestServer } from "../unit/nbd/helpers.ts";
+import { NBDSH_EXPECT } from "../helpers/nbdsh.ts";
 
 const MiB = 1024 * 1024;
 
@@ -260,14 +261,7 @@ test("nbdsh (libnbd): FAST_ZERO refusal, CACHE, and server-side range errors wit
   lv.fastZero = false;
   const t = await startServer([lv]);
   try {
-    const script = `
-def expect(err, f, *args):
-    try:
-        f(*args)
-    except nbd.Error as e:
-        assert e.errno == err, (e.errno, e.string)
-        return
-    raise AssertionError("%s succeeded" % f.__name__)
+    const script = `${NBDSH_EXPECT}
 assert h.can_fast_zero() and h.can_cache() and h.can_multi_conn() and h.can_meta_context("base:allocation")
 h.pwrite(b"x" * 4096, 0)
 expect("ENOTSUP", h.zero, 4096, 0, nbd.CMD_FLAG_FAST_ZERO)

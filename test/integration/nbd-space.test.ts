@@ -18,6 +18,7 @@ import { linearSegment, makeLv, makePv, makeVg } from "../helpers/model-builders
 import { readBytes } from "../helpers/device-bytes.ts";
 import { runAsync } from "../helpers/runs.ts";
 import { startServer } from "../unit/nbd/helpers.ts";
+import { NBDSH_EXPECT } from "../helpers/nbdsh.ts";
 
 const MiB = 1 << 20;
 const EXTENTS = 16;
@@ -47,15 +48,6 @@ async function nbdsh(uri: string, script: string): Promise<void> {
   assert.match(r.stdout, /all passed/);
 }
 
-const EXPECT = `
-def expect(err, f, *args):
-    try:
-        f(*args)
-    except nbd.Error as e:
-        assert e.errno == err, (e.errno, e.string)
-        return
-    raise AssertionError("%s succeeded" % f.__name__)
-`;
 
 test("a trim from nbdsh punches a hole in the PV file; a FAST_ZERO zeroing reads back zeroes and keeps the file allocated", async () => {
   const dir = mkdtempSync(join(tmpdir(), "ulvm-nbd-space-"));
@@ -99,7 +91,7 @@ test("on tmpfs (no zero-range) FAST_ZERO is refused untouched, a plain zeroing w
     const before = allocated(shm.path);
     await nbdsh(
       t.uri("vg1/shm"),
-      `${EXPECT}
+      `${NBDSH_EXPECT}
 expect("ENOTSUP", h.zero, ${4 * MiB}, 0, nbd.CMD_FLAG_FAST_ZERO)
 assert h.pread(${MiB}, 0) == b"\\xa5" * ${MiB}
 h.zero(${MiB}, ${3 * MiB})
