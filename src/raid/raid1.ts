@@ -290,27 +290,32 @@ export class Raid1Array implements ExtendedDevice {
     }
   }
 
-  /** Writes to every live leg; fails only when no leg that was in sync took the write. */
-  private async writeLegs(buf: Uint8Array, offset: number): Promise<void> {
-    const legs = this.legs;
-    let inSync = 0;
-    let written = 0;
-    const jobs: Promise<void>[] = [];
-    for (const leg of legs) {
-      if (leg.state !== "in-sync" && leg.state !== "recovering") continue;
-      const counts = leg.state === "in-sync";
-      if (counts) inSync++;
-      jobs.push(
+  /** Writes to every live leg; fails only when no leg that was in sync took the write. One promise, no arrays. */
+  private writeLegs(buf: Uint8Array, offset: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let pending = 1;
+      let inSync = 0;
+      let written = 0;
+      const settle = () => {
+        if (--pending > 0) return;
+        if (written > 0) resolve();
+        else reject(ioError(`${this.path}: the write at byte ${offset} reached no image in sync (${inSync} tried)`));
+      };
+      for (const leg of this.legs) {
+        if (leg.state !== "in-sync" && leg.state !== "recovering") continue;
+        const counts = leg.state === "in-sync";
+        if (counts) inSync++;
+        pending++;
         leg.data!.dev.write(buf, leg.data!.base + offset).then(
           () => {
             if (counts) written++;
+            settle();
           },
-          (e) => this.legFailed(leg, e),
-        ),
-      );
-    }
-    await Promise.all(jobs);
-    if (written === 0) throw ioError(`${this.path}: the write at byte ${offset} reached no image in sync (${inSync} tried)`);
+          (e) => this.legFailed(leg, e).then(settle),
+        );
+      }
+      settle();
+    });
   }
 
   async read(buf: Uint8Array, offset: number): Promise<void> {
