@@ -1,10 +1,10 @@
 /**
- * fio through ulvm's NBD server on a file-backed export, against nbdkit's file
- * plugin and qemu-nbd serving the same file over a unix socket, with fio on the
- * file itself (io_uring) as the limit. Workloads: sequential 1 MiB read and
- * write, random 4 KiB read and write, all at iodepth 32. Servers take turns in
- * each round so that drift on a shared machine hits them alike; the table shows
- * medians and ratios.
+ * fio through ulvm's NBD server on a file served by FileDevice (no LV mapping,
+ * no daemon), against nbdkit's file plugin and qemu-nbd serving the same file
+ * over a unix socket, with fio on the file itself (io_uring) as the limit.
+ * Workloads: sequential 1 MiB read and write, random 4 KiB read and write, all
+ * at iodepth 32. Servers take turns in each round so that drift on a shared
+ * machine hits them alike; the table shows medians and ratios.
  *
  *   node --import tsx bench/nbd-file.ts [--size-mib 256] [--runtime 8] [--rounds 3]
  *
@@ -12,51 +12,22 @@
  * the numbers measure the servers, not the disk.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { fdatasync, fstatSync, mkdtempSync, openSync, read, rmSync, write } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openBlockDevice } from "../src/io/file-device.ts";
-import { ExportMap, blockDeviceExport, type NbdExport } from "../src/nbd/export.ts";
+import { ExportMap, blockDeviceExport } from "../src/nbd/export.ts";
 import { NbdServer } from "../src/nbd/server.ts";
 import { MiB, measure, nbdFio, option, randomFile, requireTools, startExternal, stopper, table, type Running, type Target } from "./fio-nbd.ts";
 
 const EXPORT = "bench";
 const thisFile = fileURLToPath(import.meta.url);
 
-/**
- * The file served through Node's callback fs API, the cheapest way Node offers:
- * the server's own cost shows without that of any storage layer.
- */
-function fdExport(file: string): NbdExport {
-  const fd = openSync(file, "r+");
-  const settle = (length: number, resolve: () => void, reject: (e: Error) => void) => (err: Error | null, n: number) =>
-    err ? reject(err) : n === length ? resolve() : reject(new Error("short I/O"));
-  const io = (op: "read" | "write", buf: Uint8Array, offset: number) =>
-    new Promise<void>((resolve, reject) => {
-      if (op === "read") read(fd, buf, 0, buf.length, offset, settle(buf.length, resolve, reject));
-      else write(fd, buf, 0, buf.length, offset, settle(buf.length, resolve, reject));
-    });
-  const flush = () => new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-  return {
-    name: EXPORT,
-    size: fstatSync(fd).size,
-    readOnly: false,
-    canMultiConn: true,
-    read: (buf, offset) => io("read", buf, offset),
-    write: async (buf, offset, fua) => {
-      await io("write", buf, offset);
-      if (fua) await flush();
-    },
-    flush,
-  };
-}
-
-/** Child mode: serve FILE on SOCKET until SIGTERM, through fdExport or ulvm's FileDevice. */
-async function serve(file: string, socketPath: string, backend: string): Promise<void> {
+/** Child mode: serve FILE on SOCKET until SIGTERM. */
+async function serve(file: string, socketPath: string): Promise<void> {
   const registry = new ExportMap();
-  const dev = backend === "filedevice" ? await openBlockDevice(file, { writable: true }) : undefined;
-  registry.add(dev ? blockDeviceExport(dev, { name: EXPORT }) : fdExport(file));
+  registry.add(blockDeviceExport(await openBlockDevice(file, { writable: true }), { name: EXPORT }));
   const server = new NbdServer({ registry, socketPath });
   await server.listen();
   process.stdout.write("ready\n");
@@ -75,9 +46,9 @@ function waitForLine(child: ChildProcess, line: string): Promise<void> {
 }
 
 /** Runs this file in `--serve` mode as a child and waits until it is ready. */
-async function startServe(file: string, socket: string, backend: string): Promise<Running> {
+async function startServe(file: string, socket: string): Promise<Running> {
   rmSync(socket, { force: true });
-  const child = spawn(process.execPath, ["--import", "tsx", thisFile, "--serve", file, socket, backend], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", thisFile, "--serve", file, socket], { stdio: ["ignore", "pipe", "inherit"] });
   await waitForLine(child, "ready");
   return { fio: nbdFio(`nbd+unix:///${EXPORT}?socket=${socket}`), stop: stopper(child) };
 }
@@ -85,8 +56,7 @@ async function startServe(file: string, socket: string, backend: string): Promis
 function targets(file: string, dir: string): Target[] {
   return [
     { name: "file", start: async () => ({ fio: [`--filename=${file}`, "--ioengine=io_uring"], stop: async () => {} }) },
-    { name: "ulvm", start: () => startServe(file, join(dir, "ulvm.sock"), "fd") },
-    { name: "ulvm+FileDevice", start: () => startServe(file, join(dir, "ulvm-fd.sock"), "filedevice") },
+    { name: "ulvm", start: () => startServe(file, join(dir, "ulvm.sock")) },
     { name: "nbdkit", start: () => startExternal("nbdkit", ["-f", "-U", join(dir, "nbdkit.sock"), "file", `file=${file}`], join(dir, "nbdkit.sock"), EXPORT) },
     {
       name: "qemu-nbd",
@@ -112,5 +82,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === "--serve") await serve(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+if (process.argv[2] === "--serve") await serve(process.argv[3]!, process.argv[4]!);
 else await main();

@@ -3,11 +3,15 @@
  * runs the handshake (answers decided by negotiate.ts) and then serves requests
  * concurrently, replying in completion order.
  *
- * Hot path: request headers are parsed in place from the socket's chunks; a
- * WRITE payload that arrived whole is passed on as a view of its chunk, else it
- * is copied once into its own buffer; reply headers live in per-slot buffers that
- * are reused once the socket is done with them; replies finished in the same tick
- * leave in one writev (cork until the next tick).
+ * Hot path: the socket reads into one reused input buffer where request
+ * headers are parsed in place or, for the rest of a large WRITE payload,
+ * straight into the payload's pooled buffer (socket-input.ts); smaller payloads
+ * are copied out of the input buffer once. Reply headers live in per-slot
+ * buffers that are reused once the socket is done with them. Replies leave
+ * corked, in one writev: those to requests a socket read let finish at once
+ * (from the page cache) right after that read's promise jobs, the others at
+ * the end of the event loop iteration, with every reply the thread pool
+ * finished in it.
  */
 import type { Socket } from "node:net";
 import type { BufferPool } from "./buffer-pool.ts";
@@ -15,6 +19,7 @@ import { DEFAULT_BLOCK_SIZES, nbdErrno, type ExportRegistry, type NbdExport } fr
 import { REJECT, checkRequest, clampExtents, type Rejection, type TransmissionContext } from "./command.ts";
 import { MAX_OPTION_DATA, negotiateOption, newNegotiation, type NegotiationState, type OptionOutcome } from "./negotiate.ts";
 import { startTls, type NbdTls } from "./tls.ts";
+import { readIntoBuffers } from "./socket-input.ts";
 import {
   CHUNK_HEADER_LENGTH,
   CLIENT_FLAG,
@@ -79,22 +84,37 @@ const DONE = 7;
 
 const EMPTY = Buffer.alloc(0);
 
+/** The reused input buffer: the most one read takes, outside payloads read in place. */
+const INPUT_SIZE = 64 * 1024;
+/**
+ * The rest of a WRITE payload at least this long is read into the payload's own
+ * buffer. Below it, reading into the input buffer brings more requests per read
+ * and the copy is cheap.
+ */
+const DIRECT_MIN = 64 * 1024;
+
 /** One request's state, reused: a connection has maxInFlight of them. */
 class Slot {
   readonly req: Request = { flags: 0, type: 0, cookie: 0n, offset: 0, length: 0 };
   readonly header = Buffer.allocUnsafe(DATA_CHUNK_HEADER_LENGTH);
   readonly simpleHeader = this.header.subarray(0, SIMPLE_REPLY_LENGTH);
   readonly chunkHeader = this.header.subarray(0, CHUNK_HEADER_LENGTH);
+  /** A WRITE's payload, or the buffer a READ reads into. */
   payload: Buffer | undefined;
-  /** The pooled buffer behind `payload` or the read data, returned once the reply is out. */
+  /** The pooled buffer behind `payload`, returned once the reply is out. */
   backing: Buffer | undefined;
   /** Payload bytes counted against maxInFlightBytes. */
   bytes = 0;
   rejection: Rejection | undefined;
+  /** The export's operation settled: bound once, so that a request allocates no callbacks. */
+  readonly done: (value: unknown) => void;
+  readonly failed: (e: unknown) => void;
   /** Runs when the socket no longer needs the header and payload. */
   readonly written: () => void;
 
   constructor(conn: Connection) {
+    this.done = (value) => conn.completed(this, value);
+    this.failed = (e) => conn.failed(this, e);
     this.written = () => conn.release(this);
   }
 }
@@ -113,6 +133,12 @@ export class Connection {
   private readonly scratch = Buffer.allocUnsafe(REQUEST_LENGTH);
   /** The socket chunk being parsed, kept while parsing is blocked. */
   private chunk: Buffer | null = null;
+  /** Where the socket reads while it reads into our buffers (until STARTTLS); chunks are views of it. */
+  private input: Buffer | undefined;
+  /** The socket's next read goes into the current payload's buffer, not into `input`. */
+  private direct = false;
+  /** After a payload read in place, the next read takes just a header, so that the next payload can be too. */
+  private streaming = false;
   private pos = 0;
   private pumping = false;
   private paused = false;
@@ -145,13 +171,17 @@ export class Connection {
     this.free = [...this.slots];
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.timer = setTimeout(() => this.abort("handshake timed out"), hooks.limits.handshakeTimeoutMs).unref();
+    this.input = Buffer.allocUnsafeSlow(INPUT_SIZE);
+    if (!readIntoBuffers(socket, this.nextBuffer, this.onRead)) {
+      this.input = undefined;
+      socket.on("data", this.onData);
+    }
     this.listen(socket);
     hooks.log({ type: "connect", conn: id });
     socket.write(encodeGreeting(HANDSHAKE_FLAG.FIXED_NEWSTYLE | HANDSHAKE_FLAG.NO_ZEROES));
   }
 
   private listen(socket: Socket): void {
-    socket.on("data", this.onData);
     socket.on("end", this.onEnd);
     // EPIPE, ECONNRESET and the like: the socket closes next, nothing else to do.
     socket.on("error", () => {});
@@ -162,6 +192,33 @@ export class Connection {
     this.chunk = chunk;
     this.pos = 0;
     this.pump();
+    this.flushSoon();
+  };
+
+  private readonly nextBuffer = (): Buffer => {
+    if (this.phase === PAYLOAD && this.target.length - this.fill >= DIRECT_MIN) {
+      this.direct = true;
+      return this.target.subarray(this.fill);
+    }
+    this.direct = false;
+    // The input buffer is free again: parsing has consumed it, or the socket is paused until it has.
+    return this.streaming ? this.input!.subarray(0, REQUEST_LENGTH) : this.input!;
+  };
+
+  private readonly onRead = (n: number, buf: Buffer): void => {
+    if (!this.direct) return this.onData(n === buf.length ? buf : buf.subarray(0, n));
+    // The request was dropped meanwhile (the connection is ending): so are its bytes.
+    if (this.phase !== PAYLOAD) return;
+    this.fill += n;
+    if (this.fill < this.target.length) return;
+    this.fill = 0;
+    this.streaming = true;
+    try {
+      this.payloadDone();
+    } catch (e) {
+      this.internalError(e);
+    }
+    this.flushSoon();
   };
 
   private readonly onEnd = () => this.finish("client closed the connection");
@@ -321,9 +378,12 @@ export class Connection {
     if (this.pos < this.chunk!.length) return this.abort("data sent after NBD_OPT_STARTTLS before its reply");
     const raw = this.socket;
     raw.off("data", this.onData).off("end", this.onEnd).off("close", this.onClose);
+    // The TLSSocket reads the handle through a listener of its own, on top of ours, and emits 'data'.
+    this.input = undefined;
     const tls = startTls(raw, this.hooks.tls!);
     const failed = (e: Error) => this.abort(`TLS handshake failed: ${e.message}`);
     tls.once("error", failed).once("secure", () => tls.off("error", failed));
+    tls.on("data", this.onData);
     this.listen(tls);
     this.socket = tls;
     // Only TLS records reach the parser from here on, and option state starts over.
@@ -365,6 +425,7 @@ export class Connection {
       return this.abort("bad request magic");
     }
     const req = slot.req;
+    this.streaming = false;
     if (req.type === CMD.DISC) {
       this.free.push(slot);
       return this.finish("client sent NBD_CMD_DISC");
@@ -388,7 +449,8 @@ export class Connection {
     }
     this.hold(slot, req.length);
     const chunk = this.chunk!;
-    if (chunk.length - this.pos >= req.length) {
+    // A chunk of the input buffer is overwritten by the next read; 'data' chunks are the payload's to keep.
+    if (!this.input && chunk.length - this.pos >= req.length) {
       slot.payload = chunk.subarray(this.pos, this.pos + req.length);
       this.pos += req.length;
       return this.dispatch(slot);
@@ -410,8 +472,15 @@ export class Connection {
   }
 
   private dispatch(slot: Slot): void {
-    if (slot.rejection) this.replyError(slot, slot.rejection.errno, slot.rejection.payload);
-    else this.serve(slot).catch((e: unknown) => this.internalError(e));
+    if (slot.rejection) return this.replyError(slot, slot.rejection.errno, slot.rejection.payload);
+    let op: Promise<unknown> | undefined;
+    try {
+      op = this.start(slot);
+    } catch (e) {
+      return this.failed(slot, e);
+    }
+    if (op) op.then(slot.done, slot.failed);
+    else this.completed(slot, undefined);
   }
 
   /** A bug costs this client its connection, never the server its life. */
@@ -419,50 +488,62 @@ export class Connection {
     this.abort(`internal error: ${e instanceof Error ? e.message : String(e)}`);
   }
 
-  private async serve(slot: Slot): Promise<void> {
+  /**
+   * Hands the request to the export; undefined when the export has nothing to
+   * do. A promise and pre-bound callbacks, not an async function: on the page
+   * cache a request costs a few microseconds, and each async frame and promise
+   * the request allocates shows.
+   */
+  private start(slot: Slot): Promise<unknown> | undefined {
     const { req } = slot;
     const exp = this.exp!;
     const fua = (req.flags & CMD_FLAG.FUA) !== 0;
+    switch (req.type) {
+      case CMD.READ:
+        slot.payload = this.buffer(slot, req.length);
+        return exp.read(slot.payload, req.offset);
+      case CMD.WRITE:
+        return exp.write(slot.payload!, req.offset, fua);
+      case CMD.FLUSH:
+        return exp.flush();
+      case CMD.TRIM:
+        return exp.trim!(req.offset, req.length, fua);
+      case CMD.CACHE:
+        return exp.cache?.(req.offset, req.length);
+      case CMD.WRITE_ZEROES:
+        return exp.writeZeroes!(req.offset, req.length, {
+          fua,
+          mayTrim: (req.flags & CMD_FLAG.NO_HOLE) === 0,
+          fast: (req.flags & CMD_FLAG.FAST_ZERO) !== 0,
+        });
+      case CMD.BLOCK_STATUS:
+        return exp.blockStatus?.(req.offset, req.length);
+    }
+    return undefined;
+  }
+
+  /** The export did its part; `value` is what BLOCK_STATUS returned. */
+  completed(slot: Slot, value: unknown): void {
     try {
-      switch (req.type) {
-        case CMD.READ: {
-          const data = this.buffer(slot, req.length);
-          await exp.read(data, req.offset);
-          return this.replyData(slot, data);
-        }
-        case CMD.WRITE:
-          await exp.write(slot.payload!, req.offset, fua);
-          break;
-        case CMD.FLUSH:
-          await exp.flush();
-          break;
-        case CMD.TRIM:
-          await exp.trim!(req.offset, req.length, fua);
-          break;
-        case CMD.CACHE:
-          await exp.cache?.(req.offset, req.length);
-          break;
-        case CMD.WRITE_ZEROES:
-          await exp.writeZeroes!(req.offset, req.length, {
-            fua,
-            mayTrim: (req.flags & CMD_FLAG.NO_HOLE) === 0,
-            fast: (req.flags & CMD_FLAG.FAST_ZERO) !== 0,
-          });
-          break;
-        case CMD.BLOCK_STATUS: {
-          // Without a map of its own, an export is fully allocated as far as anyone knows.
-          const raw: Extent[] = exp.blockStatus
-            ? await exp.blockStatus(req.offset, req.length)
-            : [{ length: req.length, flags: 0 }];
-          const extents = clampExtents(raw, req.length, (req.flags & CMD_FLAG.REQ_ONE) !== 0);
-          if (!extents) return this.replyError(slot, REJECT.badExtents.errno, REJECT.badExtents.payload);
-          return this.replyBlockStatus(slot, extents);
-        }
-      }
-      this.replyOk(slot);
+      const { req } = slot;
+      if (req.type === CMD.READ) return this.replyData(slot, slot.payload!);
+      if (req.type !== CMD.BLOCK_STATUS) return this.replyOk(slot);
+      // Without a map of its own, an export is fully allocated as far as anyone knows.
+      const raw = (value as Extent[] | undefined) ?? [{ length: req.length, flags: 0 }];
+      const extents = clampExtents(raw, req.length, (req.flags & CMD_FLAG.REQ_ONE) !== 0);
+      if (!extents) return this.replyError(slot, REJECT.badExtents.errno, REJECT.badExtents.payload);
+      this.replyBlockStatus(slot, extents);
     } catch (e) {
+      this.internalError(e);
+    }
+  }
+
+  failed(slot: Slot, e: unknown): void {
+    try {
       const errno = nbdErrno(e);
       this.replyError(slot, errno, encodeErrorPayload(errno, e instanceof Error ? e.message : String(e)));
+    } catch (bug) {
+      this.internalError(bug);
     }
   }
 
@@ -521,9 +602,24 @@ export class Connection {
   }
 
   private readonly uncork = () => {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
   };
+
+  /**
+   * Uncorks once the promise jobs the current socket read started have run
+   * (a tick queued from a promise job runs after all of them): the client gets
+   * those replies while this side reads on, instead of after every read of the
+   * iteration. Waiting for setImmediate made 4 KiB writes lockstep: fio and the
+   * server each idle half the time, 25% fewer IOPS. Thread-pool completions
+   * arrive one callback each and keep setImmediate, which batches them.
+   */
+  private flushSoon(): void {
+    queueMicrotask(this.flushQueued);
+  }
+
+  private readonly flushQueued = () => process.nextTick(this.uncork);
 
   /** A slot's reply is out (or will never be): free it, and read on if that unblocks parsing. */
   release(slot: Slot): void {
@@ -576,6 +672,8 @@ export class Connection {
     if (this.current) {
       const slot = this.current;
       this.current = undefined;
+      // The socket may still read into that payload's buffer, which must not go back to the pool.
+      if (this.direct) slot.backing = undefined;
       this.release(slot);
     }
   }

@@ -154,10 +154,7 @@ export function blockDeviceExport(
     blockSizes: opts.blockSizes,
     canMultiConn: true,
     read: (buf, offset) => dev.read(buf, offset),
-    async write(buf, offset, fua) {
-      await dev.write(buf, offset);
-      if (fua) await dev.flush();
-    },
+    write: (buf, offset, fua) => (fua ? dev.write(buf, offset).then(() => dev.flush()) : dev.write(buf, offset)),
     flush: () => dev.flush(),
   };
 }

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,4 +89,15 @@ test("the buffer pool reuses power-of-two buffers up to its limit and leaves sma
   for (const x of big) pool.put(x.backing!);
   const again = Array.from({ length: 5 }, () => pool.get(65536).backing);
   assert.equal(again.filter((x) => big.some((y) => y.backing === x)).length, 3, "no more than the limit was kept");
+});
+
+test("a pooled buffer is the smallest power of two that holds the request", () => {
+  const pool = new BufferPool(0);
+  fc.assert(
+    fc.property(fc.integer({ min: 4096, max: 2 ** 21 }), (length) => {
+      const size = pool.get(length).backing!.length;
+      assert.ok(size >= length && size / 2 < length, `${length} got ${size}`);
+      assert.equal(size & (size - 1), 0);
+    }),
+  );
 });
