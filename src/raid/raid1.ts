@@ -207,7 +207,8 @@ export class Raid1Array implements ExtendedDevice {
     for (const leg of this.legs) {
       if (leg.state === "failed") s += "D";
       else if (leg.state === "split") s += "-";
-      else if (leg.state === "recovering" || this.resyncLeft > 0) s += "a";
+      // Until the resync pass has ended, as in md: its last regions may finish before its position reaches the end.
+      else if (leg.state === "recovering" || this.resyncLeft > 0 || this.action === "resync") s += "a";
       else s += "A";
     }
     return s;
