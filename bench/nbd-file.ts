@@ -3,8 +3,10 @@
  * no daemon), against nbdkit's file plugin and qemu-nbd serving the same file
  * over a unix socket, with fio on the file itself (io_uring) as the limit.
  * Workloads: sequential 1 MiB read and write, random 4 KiB read and write, all
- * at iodepth 32. Servers take turns in each round so that drift on a shared
- * machine hits them alike; the table shows medians and ratios.
+ * at iodepth 32. Servers take turns on each workload, in the opposite order
+ * every other round, so that drift on a shared machine hits them alike and
+ * each finds the file as another server's run of the same workload left it
+ * (nbd-lv.ts says why that matters); the table shows medians and ratios.
  *
  *   node --import tsx bench/nbd-file.ts [--size-mib 256] [--runtime 8] [--rounds 3]
  *
@@ -68,7 +70,7 @@ function targets(file: string, dir: string): Target[] {
 
 async function main(): Promise<void> {
   requireTools(["fio", "nbdkit", "qemu-nbd", "nbdinfo"]);
-  const cfg = { size: option("size-mib", 256) * MiB, runtime: option("runtime", 8), rounds: option("rounds", 3) };
+  const cfg = { size: option("size-mib", 256) * MiB, runtime: option("runtime", 8), rounds: option("rounds", 3), paired: true };
   const dir = mkdtempSync(join(tmpdir(), "ulvm-nbd-bench-"));
   const file = join(dir, "disk.img");
   try {
