@@ -4,7 +4,7 @@
  * The map can be swapped while I/O is in flight (lvextend on an open LV):
  * requests keep the map they started on.
  */
-import type { BlockDevice } from "../io/block-device.ts";
+import { DONE, type BlockDevice } from "../io/block-device.ts";
 import { canDiscard, canZeroFast, discardOn, writeZeroesOn, type DiscardableDevice, type ExtendedDevice } from "../io/discard.ts";
 import { Slots } from "../io/slots.ts";
 import { forEachPiece, type Dest, type LvMap, type MirrorTarget } from "./mapping.ts";
@@ -48,6 +48,18 @@ const NO_DATA = new Uint8Array(0);
 
 function collect(pieces: Piece[], dest: Dest, offset: number, bufOffset: number, length: number): void {
   pieces.push({ dest, offset, bufOffset, length });
+}
+
+/** The first piece of a request, reused by every request: most requests are one piece, and finding it allocates nothing. */
+interface FirstPiece {
+  dest: Dest | undefined;
+  offset: number;
+}
+
+function keepFirst(first: FirstPiece, dest: Dest, offset: number, bufOffset: number): void {
+  if (bufOffset !== 0) return;
+  first.dest = dest;
+  first.offset = offset;
 }
 
 function ioError(code: "EIO" | "ENODEV", message: string): Error {
@@ -107,6 +119,7 @@ export class LvDevice implements BlockDevice, DiscardableDevice {
   private readonly maxInFlight: number;
   private readonly mirrorDevice?: MirrorDeviceFactory;
   private closed = false;
+  private readonly first: FirstPiece = { dest: undefined, offset: 0 };
   /** Set while quiesced: new requests wait for it. */
   private gate?: Promise<void>;
 
@@ -175,11 +188,11 @@ export class LvDevice implements BlockDevice, DiscardableDevice {
   }
 
   read(buf: Uint8Array, offset: number): Promise<void> {
-    return this.submit("read", buf, offset, buf.length);
+    return this.direct(false, buf, offset) ?? this.submit("read", buf, offset, buf.length);
   }
 
   write(buf: Uint8Array, offset: number): Promise<void> {
-    return this.submit("write", buf, offset, buf.length);
+    return this.direct(true, buf, offset) ?? this.submit("write", buf, offset, buf.length);
   }
 
   writeZeroes(offset: number, length: number): Promise<void> {
@@ -207,6 +220,43 @@ export class LvDevice implements BlockDevice, DiscardableDevice {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([this.current, ...this.retiring].map((g) => g.idle()));
+  }
+
+  /**
+   * A read or write that maps to one PV or raid1 extent run goes straight to its
+   * device, with no request state: DONE passes through when the device finished
+   * at once. Undefined for everything else (several pieces, fills, a missing
+   * device, no free slot, quiesced, closed, out of range), which submit handles.
+   */
+  private direct(writing: boolean, buf: Uint8Array, offset: number): Promise<void> | undefined {
+    if (this.gate || this.closed || buf.length === 0) return undefined;
+    const gen = this.current;
+    const first = this.first;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > gen.map.size) return undefined;
+    if (forEachPiece(gen.map, offset, buf.length, keepFirst, first) !== 1) return undefined;
+    const dest = first.dest!;
+    first.dest = undefined;
+    const dev = dest.kind === "pv" ? gen.pvDevs[dest.slot] : dest.kind === "raid1" ? gen.mirrorDevs[dest.slot] : undefined;
+    if (!dev || !this.slots.tryAcquire()) return undefined;
+    gen.enter();
+    const io = writing ? dev.write(buf, first.offset) : dev.read(buf, first.offset);
+    if (io === DONE) {
+      this.finished(gen, writing ? dev : undefined);
+      return DONE;
+    }
+    return io.then(
+      () => this.finished(gen, writing ? dev : undefined),
+      (e: unknown) => {
+        this.finished(gen, undefined);
+        throw e;
+      },
+    );
+  }
+
+  private finished(gen: Generation, written: ExtendedDevice | undefined): void {
+    this.slots.release();
+    gen.leave();
+    if (written) this.dirty.add(written);
   }
 
   private async submit(op: Op, buf: Uint8Array, offset: number, length: number): Promise<void> {

@@ -11,6 +11,13 @@ export class Slots {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Takes a free slot if there is one; never queues. */
+  tryAcquire(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
+  }
+
   release(): void {
     const next = this.waiters.shift();
     if (next) next();

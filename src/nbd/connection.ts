@@ -15,7 +15,7 @@
  */
 import type { Socket } from "node:net";
 import type { BufferPool } from "./buffer-pool.ts";
-import { DEFAULT_BLOCK_SIZES, nbdErrno, type ExportRegistry, type NbdExport } from "./export.ts";
+import { DEFAULT_BLOCK_SIZES, DONE, nbdErrno, type ExportRegistry, type NbdExport } from "./export.ts";
 import { REJECT, checkRequest, clampExtents, type Rejection, type TransmissionContext } from "./command.ts";
 import { MAX_OPTION_DATA, negotiateOption, newNegotiation, type NegotiationState, type OptionOutcome } from "./negotiate.ts";
 import { startTls, type NbdTls } from "./tls.ts";
@@ -80,7 +80,7 @@ const OPTION_SKIP = 3;
 const REQUEST = 4;
 const PAYLOAD = 5;
 const PAYLOAD_SKIP = 6;
-const DONE = 7;
+const ENDED = 7;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -260,7 +260,7 @@ export class Connection {
       this.pumping = false;
     }
     // After the last request, reading goes on only to notice the client closing.
-    if (this.phase === DONE) this.chunk = null;
+    if (this.phase === ENDED) this.chunk = null;
     if (this.chunk !== null && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -271,7 +271,7 @@ export class Connection {
   }
 
   private blocked(): boolean {
-    if (this.phase === DONE) return true;
+    if (this.phase === ENDED) return true;
     if (this.phase !== REQUEST) return false;
     return this.free.length === 0 || this.inFlightBytes >= this.hooks.limits.maxInFlightBytes;
   }
@@ -479,8 +479,8 @@ export class Connection {
     } catch (e) {
       return this.failed(slot, e);
     }
-    if (op) op.then(slot.done, slot.failed);
-    else this.completed(slot, undefined);
+    if (op === undefined || op === DONE) this.completed(slot, undefined);
+    else op.then(slot.done, slot.failed);
   }
 
   /** A bug costs this client its connection, never the server its life. */
@@ -659,8 +659,8 @@ export class Connection {
   }
 
   private stopParsing(reason: string): void {
-    if (this.phase === DONE) return;
-    this.phase = DONE;
+    if (this.phase === ENDED) return;
+    this.phase = ENDED;
     this.closeReason = reason;
     clearTimeout(this.timer);
     this.chunk = null;

@@ -4,10 +4,11 @@
  * Exports report failures by throwing; NbdError picks the NBD error value, any
  * other error is mapped from its Node errno code.
  */
-import type { BlockDevice } from "../io/block-device.ts";
+import { DONE, type BlockDevice } from "../io/block-device.ts";
 import { DEFAULT_MAX_PAYLOAD, ERR, MAX_STRING, type BlockSizes, type Extent } from "./protocol.ts";
 
 export type { BlockSizes, Extent };
+export { DONE };
 
 export interface WriteZeroesOptions {
   fua: boolean;
@@ -22,7 +23,8 @@ export interface WriteZeroesOptions {
  * server checks ranges, alignment and read-only before calling. Optional
  * methods that are absent are not advertised to clients. Buffers passed to read
  * and write are reused by the server once the returned promise settles: an
- * export must not keep them.
+ * export must not keep them. Returning DONE (a block device's mark for a request
+ * already finished) lets the server reply without waiting for a promise job.
  */
 export interface NbdExport {
   readonly name: string;

@@ -16,6 +16,7 @@
  */
 import { MAX_SECTOR, RMETA_BITMAP_OFFSET } from "../core/format/dmraid.ts";
 import { BITMAP_SUPERBLOCK_SIZE } from "../core/format/md-bitmap.ts";
+import { DONE } from "../io/block-device.ts";
 import type { ExtendedDevice } from "../io/discard.ts";
 import type { RaidStatus, SyncAction } from "../daemon/protocol.ts";
 import {
@@ -100,6 +101,49 @@ const bitOf = (bits: Uint8Array, r: number) => (bits[r >> 3]! & (1 << (r & 7))) 
 const clearBitOf = (bits: Uint8Array, r: number) => (bits[r >> 3]! &= ~(1 << (r & 7)));
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The legs of one write that did not finish at once: settles when they all have. */
+class LegWrites {
+  private pending = 1;
+  private written = 0;
+  private inSync = 0;
+  private resolve!: () => void;
+  private reject!: (e: Error) => void;
+  private readonly promise = new Promise<void>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
+
+  constructor(
+    private readonly fail: (leg: Leg, e: unknown) => Promise<void>,
+    private readonly unwritten: (inSync: number) => Error,
+  ) {}
+
+  add(leg: Leg, counts: boolean, io: Promise<void>): void {
+    this.pending++;
+    io.then(
+      () => {
+        if (counts) this.written++;
+        this.settle();
+      },
+      (e: unknown) => this.fail(leg, e).then(() => this.settle()),
+    );
+  }
+
+  /** After the last add: `written` legs finished at once, of `inSync`. */
+  wait(inSync: number, written: number): Promise<void> {
+    this.inSync = inSync;
+    this.written += written;
+    this.settle();
+    return this.promise;
+  }
+
+  private settle(): void {
+    if (--this.pending > 0) return;
+    if (this.written > 0) this.resolve();
+    else this.reject(this.unwritten(this.inSync));
+  }
+}
 
 export class Raid1Array implements ExtendedDevice {
   readonly path: string;
@@ -276,69 +320,102 @@ export class Raid1Array implements ExtendedDevice {
     return new Promise((resolve) => this.unlockWaiters.push(resolve));
   }
 
-  async write(buf: Uint8Array, offset: number): Promise<void> {
-    if (buf.length === 0) return;
-    if (this.closing) throw ioError(`${this.path} is closed`);
+  /**
+   * The common case (bits already durable, no region locked, every leg done at
+   * once) allocates nothing and returns DONE; anything else takes the async path.
+   */
+  write(buf: Uint8Array, offset: number): Promise<void> {
+    if (buf.length === 0) return DONE;
+    if (this.closing) return Promise.reject(ioError(`${this.path} is closed`));
     const r0 = this.regionOf(offset);
     const r1 = this.regionOf(offset + buf.length - 1);
+    if (this.lockedCount > 0 && this.anyLocked(r0, r1)) return this.writeWhenUnlocked(buf, offset, r0, r1);
+    const durable = this.log.startWrite(r0, r1);
+    if (durable) return this.writeAfter(durable, buf, offset, r0, r1);
+    const legs = this.writeLegs(buf, offset);
+    if (legs === DONE) {
+      this.log.endWrite(r0, r1);
+      return DONE;
+    }
+    return this.ended(legs, r0, r1);
+  }
+
+  private async writeWhenUnlocked(buf: Uint8Array, offset: number, r0: number, r1: number): Promise<void> {
     while (this.lockedCount > 0 && this.anyLocked(r0, r1)) await this.waitUnlock();
     const durable = this.log.startWrite(r0, r1);
+    await this.writeAfter(durable ?? DONE, buf, offset, r0, r1);
+  }
+
+  private async writeAfter(durable: Promise<void>, buf: Uint8Array, offset: number, r0: number, r1: number): Promise<void> {
     try {
-      if (durable) await durable;
+      await durable;
       await this.writeLegs(buf, offset);
     } finally {
       this.log.endWrite(r0, r1);
     }
   }
 
-  /** Writes to every live leg; fails only when no leg that was in sync took the write. One promise, no arrays. */
-  private writeLegs(buf: Uint8Array, offset: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let pending = 1;
-      let inSync = 0;
-      let written = 0;
-      const settle = () => {
-        if (--pending > 0) return;
-        if (written > 0) resolve();
-        else reject(ioError(`${this.path}: the write at byte ${offset} reached no image in sync (${inSync} tried)`));
-      };
-      for (const leg of this.legs) {
-        if (leg.state !== "in-sync" && leg.state !== "recovering") continue;
-        const counts = leg.state === "in-sync";
-        if (counts) inSync++;
-        pending++;
-        leg.data!.dev.write(buf, leg.data!.base + offset).then(
-          () => {
-            if (counts) written++;
-            settle();
-          },
-          (e) => this.legFailed(leg, e).then(settle),
-        );
-      }
-      settle();
-    });
-  }
-
-  async read(buf: Uint8Array, offset: number): Promise<void> {
-    if (buf.length === 0) return;
-    if (this.closing) throw ioError(`${this.path} is closed`);
-    const r0 = this.regionOf(offset);
-    const r1 = this.regionOf(offset + buf.length - 1);
-    const first = this.readLeg(r0, r1);
-    if (!first) throw ioError(`${this.path}: no image in sync to read byte ${offset} from`);
+  private async ended(legs: Promise<void>, r0: number, r1: number): Promise<void> {
     try {
-      return await first.data!.dev.read(buf, first.data!.base + offset);
-    } catch (e) {
-      await this.readFailed(first, e, buf, offset, r0, r1);
+      await legs;
+    } finally {
+      this.log.endWrite(r0, r1);
     }
   }
 
+  /**
+   * Writes to every live leg; fails only when no leg that was in sync took the
+   * write. DONE when every leg finished at once; otherwise one promise for the
+   * legs still going.
+   */
+  private writeLegs(buf: Uint8Array, offset: number): Promise<void> {
+    let going: LegWrites | undefined;
+    let inSync = 0;
+    let written = 0;
+    for (const leg of this.legs) {
+      if (leg.state !== "in-sync" && leg.state !== "recovering") continue;
+      const counts = leg.state === "in-sync";
+      if (counts) inSync++;
+      const io = leg.data!.dev.write(buf, leg.data!.base + offset);
+      if (io === DONE) {
+        if (counts) written++;
+      } else (going ??= this.legWrites(offset)).add(leg, counts, io);
+    }
+    if (going) return going.wait(inSync, written);
+    if (written > 0) return DONE;
+    return Promise.reject(this.unwritten(offset, inSync));
+  }
+
+  private legWrites(offset: number): LegWrites {
+    return new LegWrites(
+      (leg, e) => this.legFailed(leg, e),
+      (inSync) => this.unwritten(offset, inSync),
+    );
+  }
+
+  private unwritten(offset: number, inSync: number): Error {
+    return ioError(`${this.path}: the write at byte ${offset} reached no image in sync (${inSync} tried)`);
+  }
+
+  read(buf: Uint8Array, offset: number): Promise<void> {
+    if (buf.length === 0) return DONE;
+    if (this.closing) return Promise.reject(ioError(`${this.path} is closed`));
+    const first = this.readLeg(offset, buf.length);
+    if (!first) return Promise.reject(ioError(`${this.path}: no image in sync to read byte ${offset} from`));
+    const io = first.data!.dev.read(buf, first.data!.base + offset);
+    if (io === DONE) return DONE;
+    return io.then(undefined, (e: unknown) =>
+      this.readFailed(first, e, buf, offset, this.regionOf(offset), this.regionOf(offset + buf.length - 1)),
+    );
+  }
+
   /** Round-robin over in-sync legs; where a resync is owed, the first in-sync leg, which the resync copies from. */
-  private readLeg(r0: number, r1: number): Leg | undefined {
+  private readLeg(offset: number, length: number): Leg | undefined {
     const legs = this.legs;
-    let owed = false;
-    if (this.resyncLeft > 0) for (let r = r0; r <= r1 && !owed; r++) owed = bitOf(this.resync, r);
-    if (owed) return this.primary();
+    if (this.resyncLeft > 0) {
+      const r1 = this.regionOf(offset + length - 1);
+      for (let r = this.regionOf(offset); r <= r1; r++) if (bitOf(this.resync, r)) return this.primary();
+    }
     for (let n = 0; n < legs.length; n++) {
       const leg = legs[(this.rr = (this.rr + 1) % legs.length)]!;
       if (leg.state === "in-sync") return leg;

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { compileLv, type MirrorTarget } from "../../../src/datapath/mapping.ts";
 import { LvDevice, type MirrorDeviceFactory } from "../../../src/datapath/lv-device.ts";
 import type { ExtendedDevice } from "../../../src/io/discard.ts";
-import type { BlockDevice } from "../../../src/io/block-device.ts";
+import { DONE, type BlockDevice } from "../../../src/io/block-device.ts";
 import { MemoryDevice } from "../../../src/io/memory-device.ts";
 import type { VolumeGroup } from "../../../src/core/model/types.ts";
 import {
@@ -365,4 +365,37 @@ test("I/O outside the LV is a RangeError", async () => {
   const dev = new LvDevice("lin", compileLv(vg, "lin"), devicesOf(vg, (id, size) => new SparseDevice(id, size)));
   await assert.rejects(dev.read(new Uint8Array(2), dev.size - 1), RangeError);
   await assert.rejects(dev.writeZeroes(-1, 1), RangeError);
+});
+
+test("a one-piece request its device finished at once is DONE, and leaves no slot, in-flight count or unflushed write behind", async () => {
+  const vg = fixtureVg("vg0-raw.txt");
+  let flushes = 0;
+  const pvs = devicesOf(vg, (id, size) => Object.assign(new MemoryDevice(id, size), { flush: async () => void flushes++ }));
+  const dev = new LvDevice("lin", compileLv(vg, "lin"), pvs, { maxInFlight: 1 });
+  const data = randomBytes(4096, 5);
+  assert.equal(dev.write(data, 8192), DONE);
+  const back = new Uint8Array(4096);
+  assert.equal(dev.read(back, 8192), DONE);
+  assert.deepEqual(back, data);
+  const at = pvAt(vg, "lin", 8192);
+  assert.deepEqual(pvs.get(at.pv)!.data.subarray(at.byte, at.byte + 4096), data);
+  await dev.flush();
+  assert.equal(flushes, 1, "the write made its PV dirty");
+  // One slot: had a request kept it, this one would wait forever; the swap resolves only with nothing in flight.
+  await dev.write(randomBytes(4096, 6), 0);
+  await dev.swapMap(compileLv(vg, "lin"));
+  await dev.close();
+});
+
+test("a one-piece request that fails gives its slot back, and an out-of-range one still rejects", async () => {
+  const vg = fixtureVg("vg0-raw.txt");
+  const pvs = devicesOf(vg, (id, size) => new MemoryDevice(id, size));
+  const dev = new LvDevice("lin", compileLv(vg, "lin"), pvs, { maxInFlight: 1 });
+  const pv = pvs.get(pvAt(vg, "lin", 0).pv)!;
+  const write = pv.write.bind(pv);
+  pv.write = () => Promise.reject(Object.assign(new Error("EIO: bad sector"), { code: "EIO" }));
+  await assert.rejects(dev.write(randomBytes(512, 1), 0), isEio);
+  pv.write = write;
+  assert.equal(dev.write(randomBytes(512, 2), 0), DONE);
+  await assert.rejects(dev.read(new Uint8Array(2), dev.size - 1), RangeError);
 });

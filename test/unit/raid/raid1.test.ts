@@ -6,7 +6,7 @@ import { FaultyDevice, FaultPlan } from "../../../src/io/faulty-device.ts";
 import { Raid1Array, type LegDevices } from "../../../src/raid/raid1.ts";
 import { MAX_SECTOR, decodeRmeta } from "../../../src/core/format/dmraid.ts";
 import { countSetBits } from "../../../src/core/format/md-bitmap.ts";
-import type { BlockDevice } from "../../../src/io/block-device.ts";
+import { DONE, type BlockDevice } from "../../../src/io/block-device.ts";
 
 const MiB = 1 << 20;
 const REGION = 256 * 1024;
@@ -299,4 +299,31 @@ test("a merge interrupted by a crash finishes after restart", async () => {
   assert.deepEqual(legBytes(l, 1), legBytes(l, 0));
   await again.close();
   await assert.rejects(merging.close(), /EIO/, "its devices are gone");
+});
+
+test("I/O every leg finished at once comes back DONE; a leg failing beside one that finished at once is failed and the write still completes", async () => {
+  const size = 4 * MiB;
+  const data = [new MemoryDevice("d0", size), new MemoryDevice("d1", size)];
+  const meta = [new MemoryDevice("m0", 64 * 1024), new MemoryDevice("m1", 64 * 1024)];
+  const a = await Raid1Array.open(
+    { name: "vg/lv", size, regionSize: REGION, nosync: true, sweepMs: 50 },
+    data.map((d, i): LegDevices => ({ name: `lv_rimage_${i}`, data: { dev: d, base: 0 }, meta: { dev: meta[i]!, base: 0 } })),
+  );
+  const bytes = randomBytes(8192);
+  // The first write to a region waits for its bit; the next one in it has nothing to wait for.
+  await a.write(bytes, REGION);
+  assert.equal(a.write(bytes, REGION + 8192), DONE);
+  assert.ok(countSetBits(decodeRmeta(meta[0]!.data).bits, 16) >= 1, "the region's bit is on disk");
+  const back = new Uint8Array(8192);
+  assert.equal(a.read(back, REGION + 8192), DONE);
+  assert.deepEqual(back, new Uint8Array(bytes));
+
+  data[1]!.write = () => Promise.reject(Object.assign(new Error("EIO: gone"), { code: "EIO" }));
+  const write = a.write(bytes, 2 * REGION + 8192);
+  assert.notEqual(write, DONE);
+  await write;
+  assert.equal(a.status().health, "AD");
+  assert.equal(decodeRmeta(meta[0]!.data).superblock.failedDevices, 2n);
+  assert.deepEqual(data[0]!.data.subarray(2 * REGION + 8192, 2 * REGION + 16384), new Uint8Array(bytes));
+  await a.close();
 });
