@@ -127,6 +127,14 @@ export function procCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
+/** CPU time of the whole machine so far, in seconds: busy (all but idle and iowait) and in all, summed over CPUs. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  clockTicks ??= Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim());
+  const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return { busy: (total - ticks[3]! - ticks[4]!) / clockTicks, total: total / clockTicks };
+}
+
 /** Real data everywhere: no server may answer reads from holes. */
 export function randomFile(path: string, size: number): void {
   const fd = openSync(path, "w");
@@ -138,7 +146,9 @@ export function randomFile(path: string, size: number): void {
 /**
  * Runs every workload on every target, `rounds` times; key "target/workload", values in round order,
  * and for a target that tells its CPU, key "target/workload cpu": microseconds of its CPU per I/O
- * (the ramp's CPU spread over the I/Os the ramp did at the measured rate).
+ * (the ramp's CPU spread over the I/Os the ramp did at the measured rate); for every target, key
+ * "target/workload machine cpu": the whole machine's busy CPU per I/O (fio, server, kernel), and
+ * "target/workload machine busy": the share of all CPUs busy during the run (1 = none idle).
  * Targets take turns each round, or with `paired` on each workload, first one then the other first
  * from round to round: runs that are compared are then seconds apart and neither always goes first,
  * so per-round ratios hold up on a busy machine.
@@ -151,10 +161,15 @@ export async function measure(targets: Target[], cfg: { size: number; runtime: n
     try {
       for (const w of workloads) {
         const cpuBefore = running.cpuSeconds?.();
+        const machineBefore = machineCpuSeconds();
         const { value, ios } = await fio(running.fio, w, cfg.size, cfg.runtime);
+        const machine = machineCpuSeconds();
         const key = `${target.name}/${w.name}`;
         record(key, value);
-        if (cpuBefore !== undefined) record(`${key} cpu`, ((running.cpuSeconds!() - cpuBefore) * 1e6) / ((ios * (cfg.runtime + RAMP_SECONDS)) / cfg.runtime));
+        const allIos = (ios * (cfg.runtime + RAMP_SECONDS)) / cfg.runtime;
+        if (cpuBefore !== undefined) record(`${key} cpu`, ((running.cpuSeconds!() - cpuBefore) * 1e6) / allIos);
+        record(`${key} machine cpu`, ((machine.busy - machineBefore.busy) * 1e6) / allIos);
+        record(`${key} machine busy`, (machine.busy - machineBefore.busy) / (machine.total - machineBefore.total));
         process.stderr.write(`round ${round}: ${key} ${value.toFixed(1)} ${w.unit}\n`);
       }
     } finally {

@@ -21,7 +21,12 @@
  * The last columns give the CPU each side used per I/O (per MiB for the sync
  * row, where the daemon's includes activating the LV), the daemon's from
  * /proc and dd's from the shell's `times`: that cost moves much less than
- * throughput with what else the machine runs.
+ * throughput with what else the machine runs. Then the whole machine's: its
+ * busy CPU per I/O (fio, daemon, kernel, anything else), the share of all CPUs
+ * busy in the linear and the raid1 runs, and the CPU ceiling, linear's machine
+ * CPU per I/O over raid1's: when both runs leave no CPU idle, raid1/linear
+ * cannot exceed it, whatever the engine does, since every raid1 write costs
+ * the kernel a copy into each leg's page cache.
  * --cpu-prof DIR: the daemon runs under node --cpu-prof and leaves its profile
  * in DIR when the bench stops it. The image files are written in full with
  * random bytes first and stay in the page cache, so the numbers measure ulvm,
@@ -35,7 +40,7 @@ import { request } from "../src/cli/daemon-client.ts";
 import type { Environment } from "../src/cli/context.ts";
 import { logFile, nbdSocket } from "../src/daemon/protocol.ts";
 import { makeEnv, repoRoot, type TestEnv } from "../test/helpers/env.ts";
-import { MiB, WORKLOADS, figure, markdown, measure, median, nbdFio, option, procCpuSeconds, randomFile, requireTools, stopper, type Workload } from "./fio-nbd.ts";
+import { MiB, WORKLOADS, figure, machineCpuSeconds, markdown, measure, median, nbdFio, option, procCpuSeconds, randomFile, requireTools, stopper, type Workload } from "./fio-nbd.ts";
 
 const VG = "bench";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -83,10 +88,18 @@ async function startDaemon(l: Lab, profileDir: string | undefined): Promise<Chil
   throw new Error(`the ulvm daemon did not come up:\n${readFileSync(logFile(l.control.runDir), "utf8").slice(-2000)}`);
 }
 
-/** MiB/s, and microseconds of CPU per MiB copied. */
+/** MiB/s; microseconds of CPU per MiB copied, the copier's and the whole machine's; the share of all CPUs busy. */
 interface Run {
   rate: number;
   cpu: number;
+  machine: number;
+  busy: number;
+}
+
+/** What the whole machine did from `before` on, per MiB of `size`. */
+function machineRun(before: { busy: number; total: number }, size: number): { machine: number; busy: number } {
+  const after = machineCpuSeconds();
+  return { machine: ((after.busy - before.busy) * 1e6) / (size / MiB), busy: (after.busy - before.busy) / (after.total - before.total) };
 }
 
 /**
@@ -98,6 +111,7 @@ interface Run {
  */
 async function resync(l: Lab, daemon: ChildProcess, size: number): Promise<Run> {
   const cpu = procCpuSeconds(daemon.pid!);
+  const machine = machineCpuSeconds();
   const start = performance.now();
   const activated = await request(l.control, { op: "activate", vg: VG, lvs: ["sync"], scope: { devices: l.pvs } });
   if (!activated?.ok) throw new Error(`activating ${VG}/sync: ${activated ? activated.error.join(" ") : "no daemon answered"}`);
@@ -109,7 +123,7 @@ async function resync(l: Lab, daemon: ChildProcess, size: number): Promise<Run> 
       const seconds = (performance.now() - start) / 1000;
       // Anything else would copy less than the dd row does.
       if (raid.health !== "AA" || raid.resyncedBytes !== size) throw new Error(`the sync ended with health ${raid.health}, ${raid.resyncedBytes} bytes written`);
-      return { rate: size / MiB / seconds, cpu: ((procCpuSeconds(daemon.pid!) - cpu) * 1e6) / (size / MiB) };
+      return { rate: size / MiB / seconds, cpu: ((procCpuSeconds(daemon.pid!) - cpu) * 1e6) / (size / MiB), ...machineRun(machine, size) };
     }
     await sleep(2);
   }
@@ -138,13 +152,14 @@ function copy(l: Lab, size: number): Run {
     "conv=notrunc",
     "status=none",
   ];
+  const machine = machineCpuSeconds();
   const start = performance.now();
   // The shell's `times` prints its children's user and system CPU on its second line.
   const r = spawnSync("sh", ["-c", 'dd "$@" && times', "sh", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const seconds = (performance.now() - start) / 1000;
   if (r.status !== 0) throw new Error(`dd ${args.join(" ")} failed`);
   const cpu = [...r.stdout.split("\n")[1]!.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
-  return { rate: size / MiB / seconds, cpu: (cpu * 1e6) / (size / MiB) };
+  return { rate: size / MiB / seconds, cpu: (cpu * 1e6) / (size / MiB), ...machineRun(machine, size) };
 }
 
 /** The resync row, `rounds` times: a new LV is synced, dd copies over the same bytes, the LV goes. */
@@ -195,23 +210,28 @@ async function main(): Promise<void> {
     const synced = await measureResync(l, daemon, syncSize, cfg.rounds);
 
     let missed = false;
-    const row = (name: string, unit: Workload["unit"], linear: number[], raid1: number[], cpu: [number[], number[]], target: number) => {
+    const row = (name: string, unit: Workload["unit"], linear: number[], raid1: number[], cpu: number[][], target: number) => {
       const ratios = raid1.map((v, i) => v / linear[i]!);
       const ratio = median(ratios);
       const spread = `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
       missed ||= ratio < target;
       const verdict = [ratio.toFixed(2), spread, `>= ${target.toFixed(2)}`, ratio >= target ? "pass" : "FAIL"];
-      return [name, unit, figure(median(linear), unit), figure(median(raid1), unit), ...verdict, ...cpu.map((c) => median(c).toFixed(1))];
+      const [, , machineLinear, machineRaid1, busyLinear, busyRaid1] = cpu.map(median) as [number, number, number, number, number, number];
+      // Were both runs short of idle CPU, raid1 could do no better than the ratio of the machine's CPU per I/O.
+      const ceiling = (machineLinear / machineRaid1).toFixed(2);
+      const busy = `${(busyLinear * 100).toFixed(0)}/${(busyRaid1 * 100).toFixed(0)}`;
+      return [name, unit, figure(median(linear), unit), figure(median(raid1), unit), ...verdict, ...cpu.slice(0, 4).map((c) => median(c).toFixed(1)), busy, ceiling];
     };
     const rows = WORKLOADS.map((w) => {
       const of = (t: string, suffix = "") => io.get(`${t}/${w.name}${suffix}`)!;
-      return row(w.name, w.unit, of("linear"), of("raid1"), [of("linear", " cpu"), of("raid1", " cpu")], goal(w));
+      const cpu = [" cpu", " machine cpu", " machine busy"].flatMap((k) => [of("linear", k), of("raid1", k)]);
+      return row(w.name, w.unit, of("linear"), of("raid1"), cpu, goal(w));
     });
     const rates = (runs: Run[]) => runs.map((r) => r.rate);
-    const cpus = (runs: Run[]) => runs.map((r) => r.cpu);
-    rows.push(row(`initial sync ${syncSize / MiB} MiB (linear: dd)`, "MiB/s", rates(synced.copy), rates(synced.sync), [cpus(synced.copy), cpus(synced.sync)], 0.9));
+    const cpus = (field: "cpu" | "machine" | "busy") => [synced.copy, synced.sync].map((runs) => runs.map((r) => r[field]));
+    rows.push(row(`initial sync ${syncSize / MiB} MiB (linear: dd)`, "MiB/s", rates(synced.copy), rates(synced.sync), [...cpus("cpu"), ...cpus("machine"), ...cpus("busy")], 0.9));
     console.log(`raid1 (2 legs) vs linear on the same two PV files in the page cache, fio over NBD on ${cfg.size / MiB} MiB LVs, ${cfg.runtime} s per run; medians of ${cfg.rounds} rounds, ratios the median of the rounds' ratios`);
-    for (const line of markdown(["workload (iodepth 32)", "unit", "linear", "raid1", "raid1/linear", "min-max", "target", "result", "CPU us/op linear", "raid1"], rows)) console.log(line);
+    for (const line of markdown(["workload (iodepth 32)", "unit", "linear", "raid1", "raid1/linear", "min-max", "target", "result", "CPU us/op linear", "raid1", "machine CPU us/op linear", "raid1", "machine busy %", "CPU ceiling"], rows)) console.log(line);
     if (missed) process.exitCode = 1;
   } finally {
     env.ulvm(["vgchange", "-an", VG, "--devices", pvs.join(",")], { env: { ULVM_ACTIVATION: "1" } });
