@@ -17,12 +17,21 @@ export interface Workload {
   unit: "MiB/s" | "kIOPS";
 }
 
-export const WORKLOADS: Workload[] = [
+const ALL_WORKLOADS: Workload[] = [
   { name: "seq read 1M", rw: "read", bs: "1m", unit: "MiB/s" },
   { name: "seq write 1M", rw: "write", bs: "1m", unit: "MiB/s" },
   { name: "rand read 4K", rw: "randread", bs: "4k", unit: "kIOPS" },
   { name: "rand write 4K", rw: "randwrite", bs: "4k", unit: "kIOPS" },
 ];
+
+/** The workloads to run: all, or with `--only "rand write"` those whose names contain it (for quick A/B runs). */
+export const WORKLOADS: Workload[] = (() => {
+  const i = process.argv.indexOf("--only");
+  if (i < 0) return ALL_WORKLOADS;
+  const picked = ALL_WORKLOADS.filter((w) => w.name.includes(process.argv[i + 1] ?? ""));
+  if (picked.length === 0) throw new Error(`--only ${process.argv[i + 1]}: no such workload (${ALL_WORKLOADS.map((w) => w.name).join(", ")})`);
+  return picked;
+})();
 
 /** A running target: fio's I/O arguments for it, and how to stop it. */
 export interface Running {

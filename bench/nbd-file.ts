@@ -8,7 +8,7 @@
  * each finds the file as another server's run of the same workload left it
  * (nbd-lv.ts says why that matters); the table shows medians and ratios.
  *
- *   node --import tsx bench/nbd-file.ts [--size-mib 256] [--runtime 8] [--rounds 3]
+ *   node --import tsx bench/nbd-file.ts [--size-mib 256] [--runtime 8] [--rounds 3] [--only "rand write"]
  *
  * The file is fully written first and small enough to stay in the page cache, so
  * the numbers measure the servers, not the disk.

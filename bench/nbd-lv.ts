@@ -9,7 +9,7 @@
  * file as another target's run of the same workload left it; the table shows
  * medians and ratios.
  *
- *   node --import tsx bench/nbd-lv.ts [--size-mib 256] [--runtime 5] [--rounds 3]
+ *   node --import tsx bench/nbd-lv.ts [--size-mib 256] [--runtime 5] [--rounds 3] [--only "rand write"]
  *
  * Every byte is written before the runs and the image is small enough to stay
  * in the page cache, so the numbers measure the servers, not the disk. Every

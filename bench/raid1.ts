@@ -16,7 +16,7 @@
  * timed on the daemon's status (see resync), dd from its spawn to its exit.
  * Target: resync rate / copy rate (= copy time / resync time) >= 0.90.
  *
- *   node --import tsx bench/raid1.ts [--size-mib 256] [--sync-mib 1024] [--runtime 2] [--rounds 4] [--cpu-prof DIR]
+ *   node --import tsx bench/raid1.ts [--size-mib 256] [--sync-mib 1024] [--runtime 2] [--rounds 4] [--only "rand write"] [--cpu-prof DIR]
  *
  * The last columns give the CPU each side used per I/O (per MiB for the sync
  * row, where the daemon's includes activating the LV), the daemon's from

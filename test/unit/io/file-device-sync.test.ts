@@ -11,14 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SYNC_GUARD, SYNC_MAX, SyncGuard, openBlockDevice } from "../../../src/io/file-device.ts";
 
-const FAST = SYNC_GUARD.slowMs / 10;
-const SLOW = SYNC_GUARD.slowMs * 100;
+const FAST = SYNC_GUARD.slowReadMs / 10;
+const SLOW = SYNC_GUARD.slowReadMs * 100;
 const TRIP = SYNC_GUARD.slowOf32;
 
 /** A guard on a clock the test moves. */
 function guard() {
   const clock = { now: 0 };
-  return { clock, g: new SyncGuard(() => clock.now) };
+  return { clock, g: new SyncGuard(SYNC_GUARD.slowReadMs, () => clock.now) };
 }
 
 /** Milliseconds until the guard allows synchronous requests again, in 1 ms steps. */
