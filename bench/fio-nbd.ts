@@ -177,6 +177,7 @@ export async function measure(targets: Target[], cfg: { size: number; runtime: n
         record(key, value);
         const allIos = (ios * (cfg.runtime + RAMP_SECONDS)) / cfg.runtime;
         if (cpuBefore !== undefined) record(`${key} cpu`, ((running.cpuSeconds!() - cpuBefore) * 1e6) / allIos);
+        // fio counts I/Os; its MiB/s rows are in 1 MiB blocks, so per I/O is per MiB there.
         record(`${key} machine cpu`, ((machine.busy - machineBefore.busy) * 1e6) / allIos);
         record(`${key} machine busy`, (machine.busy - machineBefore.busy) / (machine.total - machineBefore.total));
         process.stderr.write(`round ${round}: ${key} ${value.toFixed(1)} ${w.unit}\n`);
@@ -209,5 +210,16 @@ export function table(results: Map<string, number[]>, targets: string[], subject
   const m = (t: string, w: Workload) => median(results.get(`${t}/${w.name}`)!);
   const head = ["workload (iodepth 32)", "unit", ...targets, ...others.map((o) => `${subject}/${o}`)];
   const rows = WORKLOADS.map((w) => [w.name, w.unit, ...targets.map((t) => figure(m(t, w), w.unit)), ...others.map((o) => (m(subject, w) / m(o, w)).toFixed(2))]);
+  return markdown(head, rows);
+}
+
+/**
+ * Markdown table of what each run cost the whole machine: busy CPU per I/O (fio, server, kernel) and the
+ * share of all CPUs busy. Where a server reaches fewer IOPS with CPU left idle, one of its threads is the limit.
+ */
+export function machineTable(results: Map<string, number[]>, targets: string[]): string[] {
+  const m = (t: string, w: Workload, k: string) => median(results.get(`${t}/${w.name} ${k}`)!);
+  const head = ["machine CPU per I/O, busy", "unit", ...targets];
+  const rows = WORKLOADS.map((w) => [w.name, w.unit === "MiB/s" ? "us/MiB" : "us/IO", ...targets.map((t) => `${m(t, w, "machine cpu").toFixed(1)}, ${(m(t, w, "machine busy") * 100).toFixed(0)}%`)]);
   return markdown(head, rows);
 }

@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { openBlockDevice } from "../src/io/file-device.ts";
 import { ExportMap, blockDeviceExport } from "../src/nbd/export.ts";
 import { NbdServer } from "../src/nbd/server.ts";
-import { MiB, measure, nbdFio, option, randomFile, requireTools, startExternal, stopper, table, type Running, type Target } from "./fio-nbd.ts";
+import { MiB, measure, nbdFio, option, randomFile, requireTools, machineTable, startExternal, stopper, table, type Running, type Target } from "./fio-nbd.ts";
 
 const EXPORT = "bench";
 const thisFile = fileURLToPath(import.meta.url);
@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     const results = await measure(all, cfg);
     console.log(`fio over a unix socket, ${cfg.size / MiB} MiB file in the page cache, ${cfg.runtime} s per run, median of ${cfg.rounds}`);
     for (const l of table(results, all.map((t) => t.name), "ulvm", ["nbdkit", "qemu-nbd", "file"])) console.log(l);
+    console.log("");
+    for (const l of machineTable(results, all.map((t) => t.name))) console.log(l);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,7 +21,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { makeEnv, type TestEnv } from "../test/helpers/env.ts";
-import { MiB, measure, nbdFio, option, randomFile, requireTools, startExternal, table } from "./fio-nbd.ts";
+import { MiB, measure, nbdFio, option, randomFile, requireTools, machineTable, startExternal, table } from "./fio-nbd.ts";
 
 /** Where an LV's bytes are, and its NBD URI. */
 interface BenchLv {
@@ -89,6 +89,8 @@ async function main(): Promise<void> {
     const results = await measure(targets, cfg);
     console.log(`fio over a unix socket, linear LV and its ${cfg.size / MiB} MiB in the PV image in the page cache, ${cfg.runtime} s per run, median of ${cfg.rounds}`);
     for (const l of table(results, targets.map((t) => t.name), "ulvm", ["nbdkit", "qemu-nbd", "file"])) console.log(l);
+    console.log("");
+    for (const l of machineTable(results, targets.map((t) => t.name))) console.log(l);
   } finally {
     env.ulvm(["vgchange", "-an", "bench"], { env: { ULVM_ACTIVATION: "1" } });
     env.cleanup();
