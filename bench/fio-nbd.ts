@@ -158,17 +158,21 @@ export function randomFile(path: string, size: number): void {
  * (the ramp's CPU spread over the I/Os the ramp did at the measured rate); for every target, key
  * "target/workload machine cpu": the whole machine's busy CPU per I/O (fio, server, kernel), and
  * "target/workload machine busy": the share of all CPUs busy during the run (1 = none idle).
+ * Every run starts with no dirty page cache (sync): a run does not pay for the writeback of an earlier one.
  * Targets take turns each round, or with `paired` on each workload, first one then the other first
  * from round to round: runs that are compared are then seconds apart and neither always goes first,
  * so per-round ratios hold up on a busy machine.
  */
 export async function measure(targets: Target[], cfg: { size: number; runtime: number; rounds: number; paired?: boolean }): Promise<Map<string, number[]>> {
+  // Writeback of one run's dirty pages would otherwise land in the next run, whichever target that is.
+  const settle = () => spawnSync("sync");
   const results = new Map<string, number[]>();
   const record = (key: string, v: number) => results.set(key, [...(results.get(key) ?? []), v]);
   const run = async (round: number, target: Target, workloads: Workload[]) => {
     const running = await target.start();
     try {
       for (const w of workloads) {
+        settle();
         const cpuBefore = running.cpuSeconds?.();
         const machineBefore = machineCpuSeconds();
         const { value, ios } = await fio(running.fio, w, cfg.size, cfg.runtime);
