@@ -22,7 +22,7 @@ import { ExportMap } from "../nbd/export.ts";
 import { NbdServer } from "../nbd/server.ts";
 import type { NbdTls } from "../nbd/tls.ts";
 import { createNode, nodeHolder, nodeSize, removeNode, type DeviceNode, type NodePlaces } from "./device-node.ts";
-import { lvExport, servableMap } from "./lv-export.ts";
+import { LvAccess, lvExport, servableMap } from "./lv-export.ts";
 import { openImageTracker, openRaidArrays, pvIdsOf, raidSignature, retuneRaidArrays, splitImageOf } from "./raid-lv.ts";
 import type { Raid1Array } from "../raid/raid1.ts";
 import type { VolumeGroup } from "../core/model/types.ts";
@@ -63,6 +63,8 @@ interface ActiveLv {
   /** Follows the LV across lvrename. */
   lvId: string;
   device: LvDevice;
+  /** The export's permission, from the LV's metadata. */
+  access: LvAccess;
   scope: ScanScope;
   node?: DeviceNode;
   /** The raid engine under each raid1 segment of the LV, by the map's mirror slot. */
@@ -367,8 +369,11 @@ export class Daemon {
         const device = new LvDevice(`${this.opts.devDir}/${vgName}/${lv}`, map, handle.pvs, {
           mirrorDevice: (t) => (active ?? raid).arrays[t.slot],
         });
-        this.exports.add(lvExport(exportName(vgName, lv), device, tracker));
-        active = { vg: vgName, lv, lvId: findLv(loaded.vg, lv)!.id, device, scope, ...raid };
+        const access = new LvAccess(tracker !== undefined);
+        const meta = findLv(loaded.vg, lv)!;
+        access.follow(meta);
+        this.exports.add(lvExport(exportName(vgName, lv), device, access, tracker));
+        active = { vg: vgName, lv, lvId: meta.id, device, access, scope, ...raid };
         handle.lvs.set(lv, active);
         const made = await createNode(this.places, vgName, lv);
         if ("node" in made) active.node = made.node;
@@ -445,6 +450,7 @@ export class Daemon {
           Object.assign(a, await this.openArrays(handle, loaded.vg, lv.name, map));
           await a.device.swapMap(map, handle.pvs);
         });
+      a.access.follow(lv);
       if (lv.name !== a.lv) await this.rename(handle, a, lv.name);
       else if (a.node && (await nodeSize(a.node).catch(() => map.size)) !== map.size) await this.resizeNode(a, warnings);
       this.opts.log.info({ lv: `${vgName}/${a.lv}`, size: map.size }, "refreshed");
@@ -473,7 +479,7 @@ export class Daemon {
   /** lvrename of an active LV: the export and the node follow the new name, as lvm renames the dm device. */
   private async rename(handle: VgHandle, a: ActiveLv, name: string): Promise<void> {
     this.exports.remove(exportName(a.vg, a.lv));
-    this.exports.add(lvExport(exportName(a.vg, name), a.device));
+    this.exports.add(lvExport(exportName(a.vg, name), a.device, a.access));
     handle.lvs.delete(a.lv);
     if (a.node) await removeNode(a.node);
     a.lv = name;

@@ -100,7 +100,7 @@ function mustBeActive(vg: VolumeGroup, lv: LogicalVolume, live: Live): void {
 }
 
 /** Is the device node of an active LV mounted somewhere (lvm tells that apart from other opens)? */
-function isMounted(node: string | undefined): boolean {
+export function isMounted(node: string | undefined): boolean {
   if (!node) return false;
   const real = (path: string) => {
     try {

@@ -23,10 +23,10 @@ import { openBlockDevice } from "../../io/file-device.ts";
 import type { LoadedVg, Session } from "../../metadata/session.ts";
 import { skipDevDir } from "../resolve.ts";
 import {readVgForUpdate, splitLvPath } from "./report.ts";
+import { overriddenReadAhead, readAheadSetting } from "../../core/model/readahead.ts";
 
 const RAID1_MAX_IMAGES = 64;
 /** A 4 KiB page in sectors. */
-const PAGE_SECTORS = 8;
 /** lvm wipes this much at the start of a new LV (and of each rmeta). */
 const ZERO_BYTES = 4096;
 
@@ -58,13 +58,11 @@ export function noted<T>(ctx: CommandContext, fn: (notes: string[]) => T): T {
  * rounds a sector count down to whole 4 KiB pages, at least one.
  */
 function readAheadSectors(ctx: CommandContext): number | undefined {
-  const value = ctx.opt<string | SizeValue>("readahead");
-  if (value === undefined || value === "auto") return undefined;
-  if (typeof value === "string" || value.sectors === 0) return -1;
-  if (value.sectors % PAGE_SECTORS === 0) return value.sectors;
-  const sectors = Math.max(PAGE_SECTORS, value.sectors - (value.sectors % PAGE_SECTORS));
-  ctx.warn(`WARNING: Overriding readahead to ${sectors} sectors, a multiple of ${PAGE_SECTORS / 2}K page size.`);
-  return sectors;
+  const value = ctx.opt<"auto" | "none" | SizeValue>("readahead");
+  if (value === undefined) return undefined;
+  const { stored, overridden } = readAheadSetting(typeof value === "string" ? value : value.sectors);
+  if (overridden) ctx.warn(overriddenReadAhead(overridden));
+  return stored;
 }
 
 /** lvm's generate_lv_name: one more than the highest lvolN (sscanf %d semantics). */
