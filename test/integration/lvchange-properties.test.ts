@@ -80,6 +80,8 @@ test("each property as lvm2 sets it, and its 'already' refusal", () => {
     [["lvchange", "-k", "y", "vg/c"], 0],
     [["lvchange", "-k", "y", "vg/c"], 0],
     [["lvchange", "-k", "n", "vg/c"], 0],
+    // vg comes before zz: lvm is done with it (and says so) before it finds zz missing.
+    [["lvchange", "--addtag", "t4", "vg/a", "vg/nosuch", "zz/x"], 5],
   ];
   for (const [args, code] of cases) assert.equal(assertSame(args).code, code, args.join(" "));
   const row = layoutRow(lab.layout("vg"), "a")!;

@@ -20,7 +20,7 @@ import { activateLvs, activationInfo, activeLvs, deactivateLvs, deactivates, mus
 import { RECOVERY_RATES_INVALID, pvListFromArgs, recoveryRateArgs, setRecoveryRates, zeroLvStarts, type RecoveryRates } from "./lvcreate.ts";
 import { isMounted } from "./lvconvert.ts";
 import { trackedImage } from "../../core/alloc/lv.ts";
-import { readVgForUpdate, reportMissingLvs, selectLvs, splitLvPath, type LvGroup } from "./report.ts";
+import { forEachLvGroup, readVgForUpdate, reportMissingLvs, splitLvPath, type LvGroup } from "./report.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   switch (ctx.parsed.variant) {
@@ -45,9 +45,9 @@ export async function run(ctx: CommandContext): Promise<number> {
 async function activation(ctx: CommandContext): Promise<number> {
   const activate = ctx.opt<string>("activate");
   const session = await ctx.session();
-  const { groups, failed: notFound } = await selectLvs(ctx, session, ctx.positional, { all: false, select: ctx.opt<string>("select") });
-  let failed = notFound;
-  for (const group of groups) {
+  let failed = false;
+  // Each VG is done before the next is read: a later VG's "not found" follows an earlier one's output, as in lvm.
+  const notFound = await forEachLvGroup(ctx, session, ctx.positional, { all: false, select: ctx.opt<string>("select") }, async (group) => {
     const vg = group.loaded.vg.name;
     try {
       if (activate === undefined) await refreshVg(ctx, vg);
@@ -59,8 +59,8 @@ async function activation(ctx: CommandContext): Promise<number> {
       failed = true;
     }
     if (reportMissingLvs(ctx, group)) failed = true;
-  }
-  return failed ? EXIT.FAILED : EXIT.OK;
+  });
+  return failed || notFound ? EXIT.FAILED : EXIT.OK;
 }
 
 /** The options of lvchange_properties that ulvm takes, in the order lvm applies them to each LV (its option table's). */
@@ -117,26 +117,23 @@ async function eachLv(
   done?: (group: LvGroup) => Promise<void>,
 ): Promise<number> {
   const session = await ctx.session();
-  const { groups, failed: notFound } = await selectLvs(ctx, session, ctx.positional, {
-    all: false,
-    forUpdate: opts.forUpdate,
-    select: ctx.opt<string>("select"),
-  });
   const live = new Map((await activeLvs(ctx.env)).map((s) => [`${s.vg}/${s.lv}`, s]));
   const named = namedLvs(ctx);
-  let failed = notFound;
+  let failed = false;
   const fail = (e: unknown) => {
     if (!(e instanceof LvmError)) throw e;
     e.lines.forEach((line) => ctx.error(line));
     failed = true;
   };
-  for (const group of groups) {
+  // Each VG is done before the next is read: a later VG's "not found" follows an earlier one's output, as in lvm.
+  const selection = { all: false, forUpdate: opts.forUpdate, select: ctx.opt<string>("select") };
+  const notFound = await forEachLvGroup(ctx, session, ctx.positional, selection, async (group) => {
     const vgName = group.loaded.vg.name;
     try {
       if (!opts.forUpdate) await readVgForUpdate(session, vgName);
     } catch (e) {
       fail(e);
-      continue;
+      return;
     }
     const vg = structuredClone(group.loaded.vg);
     for (const lv of group.lvs.map((l) => findLv(vg, l.name)!)) {
@@ -162,8 +159,8 @@ async function eachLv(
       fail(e);
     }
     if (reportMissingLvs(ctx, group)) failed = true;
-  }
-  return failed ? EXIT.FAILED : EXIT.OK;
+  });
+  return failed || notFound ? EXIT.FAILED : EXIT.OK;
 }
 
 /** The variant's LV types check (LV_raid), then `act` for each LV that passes. */

@@ -10,7 +10,7 @@ import { EXIT, LvmError } from "../../core/errors.ts";
 import { activeLvs, deactivateLvs } from "../daemon-client.ts";
 import { isVisible, subLvRoles } from "../../core/model/relations.ts";
 import type { LogicalVolume, VolumeGroup } from "../../core/model/types.ts";
-import { reportMissingLvs, selectLvs } from "./report.ts";
+import { forEachLvGroup, reportMissingLvs } from "./report.ts";
 import { subLvsOf } from "./lvrename.ts";
 
 /** lv_remove_single's refusals for LVs that are part of another LV. */
@@ -26,10 +26,10 @@ function refusal(vg: VolumeGroup, lv: LogicalVolume): string | undefined {
 
 export async function run(ctx: CommandContext): Promise<number> {
   const session = await ctx.session();
-  const { groups, failed: notFound } = await selectLvs(ctx, session, ctx.positional, { all: false, forUpdate: true, select: ctx.opt<string>("select") });
-  let failed = notFound;
   const active = new Map((await activeLvs(ctx.env)).map((s) => [`${s.vg}/${s.lv}`, s]));
-  for (const group of groups) {
+  let failed = false;
+  // Each VG is done before the next is read, so a later VG's "not found" comes after an earlier one's output, as in lvm.
+  const notFound = await forEachLvGroup(ctx, session, ctx.positional, { all: false, forUpdate: true, select: ctx.opt<string>("select") }, async (group) => {
     const { vg } = group.loaded;
     const removed = new Set<string>();
     const messages: string[] = [];
@@ -64,12 +64,13 @@ export async function run(ctx: CommandContext): Promise<number> {
         if (!(e instanceof LvmError)) throw e;
         e.lines.forEach((line) => ctx.error(line));
         failed = true;
-        continue;
+        return;
       }
       await session.writeVg(group.loaded, { ...vg, lvs: vg.lvs.filter((lv) => !removed.has(lv.name)) });
       messages.forEach((m) => ctx.print(m));
     }
     if (reportMissingLvs(ctx, group) || refused) failed = true;
-  }
+  });
+  failed ||= notFound;
   return failed ? EXIT.FAILED : EXIT.OK;
 }
