@@ -46,7 +46,6 @@ async function activation(ctx: CommandContext): Promise<number> {
   const activate = ctx.opt<string>("activate");
   const session = await ctx.session();
   let failed = false;
-  // Each VG is done before the next is read: a later VG's "not found" follows an earlier one's output, as in lvm.
   const notFound = await forEachLvGroup(ctx, session, ctx.positional, { all: false, select: ctx.opt<string>("select") }, async (group) => {
     const vg = group.loaded.vg.name;
     try {
@@ -125,7 +124,6 @@ async function eachLv(
     e.lines.forEach((line) => ctx.error(line));
     failed = true;
   };
-  // Each VG is done before the next is read: a later VG's "not found" follows an earlier one's output, as in lvm.
   const selection = { all: false, forUpdate: opts.forUpdate, select: ctx.opt<string>("select") };
   const notFound = await forEachLvGroup(ctx, session, ctx.positional, selection, async (group) => {
     const vgName = group.loaded.vg.name;
@@ -350,17 +348,19 @@ async function properties(ctx: CommandContext): Promise<number> {
       if (changed.has(group.loaded.vg.name)) await refreshVg(ctx, group.loaded.vg.name);
     },
   );
+  return thenActivation(ctx, code);
+}
+
+/** An --activate given with another change runs after it succeeded, as lvm's compatibility pass does. */
+function thenActivation(ctx: CommandContext, code: number): Promise<number> | number {
   if (code !== EXIT.OK || !ctx.has("activate")) return code;
   ctx.warn("WARNING: Combining activation change with other commands is not advised.");
   return activation(ctx);
 }
 
-/** lvchange_resync_cmd: the resync of each LV, then an --activate given as well, as lvm's compatibility pass does. */
+/** lvchange_resync_cmd: the resync of each LV, then an --activate given as well. */
 async function resyncCommand(ctx: CommandContext): Promise<number> {
-  const code = await eachRaidLv(ctx, resync);
-  if (code !== EXIT.OK || !ctx.has("activate")) return code;
-  ctx.warn("WARNING: Combining activation change with other commands is not advised.");
-  return activation(ctx);
+  return thenActivation(ctx, await eachRaidLv(ctx, resync));
 }
 
 /**

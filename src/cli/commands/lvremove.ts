@@ -28,7 +28,6 @@ export async function run(ctx: CommandContext): Promise<number> {
   const session = await ctx.session();
   const active = new Map((await activeLvs(ctx.env)).map((s) => [`${s.vg}/${s.lv}`, s]));
   let failed = false;
-  // Each VG is done before the next is read, so a later VG's "not found" comes after an earlier one's output, as in lvm.
   const notFound = await forEachLvGroup(ctx, session, ctx.positional, { all: false, forUpdate: true, select: ctx.opt<string>("select") }, async (group) => {
     const { vg } = group.loaded;
     const removed = new Set<string>();
